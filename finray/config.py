@@ -1,0 +1,146 @@
+"""All runtime settings in one place.
+
+Every production part (MongoDB Atlas, MySQL, Redis, Gemini, live OpenAPIs) has an embedded
+default, so an empty environment runs the whole product on one laptop. Settings come from
+environment variables and an optional ``.env`` file; the variable names are the ones an operator
+sets (``FINRAY_STORE``, ``REDIS_URL``, ``GOOGLE_API_KEY`` ...), never prefixed twice.
+
+A wrong or missing setting must stop start-up with one line that names the variable and what is
+expected, so :func:`load_settings` turns pydantic's multi-line report into :class:`SettingsError`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting is wrong or missing; the message is one line naming the variable."""
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("FINRAY_HOME") or Path.cwd() / "var").resolve()
+
+
+class Settings(BaseSettings):
+    """Which backend serves each part, and where the embedded ones keep their files."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        frozen=True,
+    )
+
+    env: Literal["dev", "prod"] = Field("dev", validation_alias="FINRAY_ENV")
+    home: Path = Field(default_factory=_default_home, validation_alias="FINRAY_HOME")
+
+    # --- backends -------------------------------------------------------------------------
+    store: Literal["lance", "mongo"] = Field("lance", validation_alias="FINRAY_STORE")
+    user_db_url: str | None = Field(None, validation_alias="FINRAY_USER_DB_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    embedder: Literal["e5", "gemini"] = Field("e5", validation_alias="FINRAY_EMBEDDER")
+    llm: Literal["offline", "gemini"] = Field("offline", validation_alias="FINRAY_LLM")
+    product_source: Literal["snapshot", "live"] = Field(
+        "snapshot", validation_alias="FINRAY_PRODUCT_SOURCE"
+    )
+
+    # --- MongoDB Atlas --------------------------------------------------------------------
+    mongodb_uri: str | None = Field(None, validation_alias="MONGODB_URI")
+    mongodb_db: str = Field("finray", validation_alias="MONGODB_DB")
+
+    # --- Gemini ---------------------------------------------------------------------------
+    google_api_key: str | None = Field(None, validation_alias="GOOGLE_API_KEY")
+    gemini_embed_model: str = Field(
+        "models/gemini-embedding-001", validation_alias="GEMINI_EMBED_MODEL"
+    )
+    gemini_embed_dim: int = Field(768, ge=8, le=3072, validation_alias="GEMINI_EMBED_DIM")
+    gemini_chat_model: str = Field("gemini-2.5-flash", validation_alias="GEMINI_CHAT_MODEL")
+
+    # --- Korean public OpenAPIs (live mode) -----------------------------------------------
+    finlife_api_key: str | None = Field(None, validation_alias="FINLIFE_API_KEY")
+    finlife_base_url: str = Field(
+        "https://finlife.fss.or.kr/finlifeapi", validation_alias="FINLIFE_BASE_URL"
+    )
+    data_go_kr_api_key: str | None = Field(None, validation_alias="DATA_GO_KR_API_KEY")
+    ecos_api_key: str | None = Field(None, validation_alias="ECOS_API_KEY")
+    ecos_base_url: str = Field("https://ecos.bok.or.kr/api", validation_alias="ECOS_BASE_URL")
+    http_timeout_s: float = Field(10.0, gt=0, validation_alias="FINRAY_HTTP_TIMEOUT_S")
+    http_retries: int = Field(3, ge=0, le=10, validation_alias="FINRAY_HTTP_RETRIES")
+    http_concurrency_per_host: int = Field(
+        4, ge=1, le=64, validation_alias="FINRAY_HTTP_CONCURRENCY_PER_HOST"
+    )
+
+    # --- serving --------------------------------------------------------------------------
+    http_host: str = Field("127.0.0.1", validation_alias="FINRAY_HTTP_HOST")
+    http_port: int = Field(8000, ge=1, le=65535, validation_alias="FINRAY_HTTP_PORT")
+
+    # --- alerts ---------------------------------------------------------------------------
+    slack_webhook_url: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_WEBHOOK_URL")
+    )
+
+    @model_validator(mode="after")
+    def _backends_have_what_they_need(self) -> Settings:
+        if self.store == "mongo" and not self.mongodb_uri:
+            raise ValueError("MONGODB_URI: required when FINRAY_STORE=mongo (mongodb+srv://…)")
+        if self.embedder == "gemini" and not self.google_api_key:
+            raise ValueError("GOOGLE_API_KEY: required when FINRAY_EMBEDDER=gemini")
+        if self.llm == "gemini" and not self.google_api_key:
+            raise ValueError("GOOGLE_API_KEY: required when FINRAY_LLM=gemini")
+        if self.product_source == "live" and not self.finlife_api_key:
+            raise ValueError("FINLIFE_API_KEY: required when FINRAY_PRODUCT_SOURCE=live")
+        if self.user_db_url and not self.user_db_url.startswith(
+            ("sqlite:///", "mysql+pymysql://")
+        ):
+            raise ValueError(
+                "FINRAY_USER_DB_URL: expected sqlite:///<path> or mysql+pymysql://user@host/db, "
+                f"got {self.user_db_url.split('://')[0]}://…"
+            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL: expected redis://host:port/db")
+        return self
+
+    # --- derived paths (embedded defaults) ------------------------------------------------
+    @cached_property
+    def lance_dir(self) -> Path:
+        return self.home / "lance"
+
+    @cached_property
+    def resolved_user_db_url(self) -> str:
+        """The user DB URL; the embedded default is a SQLite file of demo users."""
+        return self.user_db_url or f"sqlite:///{self.home / 'users.sqlite'}"
+
+    def backends(self) -> dict[str, str]:
+        """Active backend per part, for ``GET /`` and logs (no secrets)."""
+        db = self.resolved_user_db_url.split("://")[0]
+        return {
+            "store": self.store,
+            "user_db": "sqlite" if db.startswith("sqlite") else "mysql",
+            "cache": "redis" if self.redis_url else "in-process",
+            "embedder": self.embedder,
+            "llm": self.llm,
+            "product_source": self.product_source,
+        }
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    msg = first.get("msg", "invalid").removeprefix("Value error, ")
+    if first.get("type") == "literal_error":
+        expected = first.get("ctx", {}).get("expected", "")
+        return f"{loc}: expected {expected}, got {first.get('input')!r}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and ``.env``); raise :class:`SettingsError` on one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise SettingsError(_one_line(err)) from None
