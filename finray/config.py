@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     )
     gemini_embed_dim: int = Field(768, ge=8, le=3072, validation_alias="GEMINI_EMBED_DIM")
     gemini_chat_model: str = Field("gemini-2.5-flash", validation_alias="GEMINI_CHAT_MODEL")
+    gemini_base_url: str | None = Field(None, validation_alias="GEMINI_BASE_URL")  # proxies, tests
 
     # --- Korean public OpenAPIs (live mode) -----------------------------------------------
     finlife_api_key: str | None = Field(None, validation_alias="FINLIFE_API_KEY")
