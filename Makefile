@@ -1,0 +1,59 @@
+# finray — one-command set-up on a fresh clone (needs only python3.11, pip and make).
+#   make up    install, prepare the embedded stack, run the jobs on bundled data, serve on :8000
+#   make down  stop everything `make up` started
+#   make test  install dev extras and run every test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export FINRAY_HOME ?= $(CURDIR)/var
+RAY_PORT ?= 6390            # not 6379: that is Redis's port
+DASHBOARD_PORT ?= 8265
+SERVE_URL := http://127.0.0.1:8000
+DEMO_USERS ?= 1000
+
+.PHONY: up down test install install-dev jobs serve status clean
+
+$(VENV)/.base: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.base
+install-dev: $(VENV)/.dev
+
+jobs: install
+	mkdir -p $(FINRAY_HOME)
+	$(PY) -m data_jobs seed_users --users $(DEMO_USERS)
+	$(PY) -m data_jobs collect_products
+	$(PY) -m data_jobs embed_products
+	$(PY) -m data_jobs embed_users
+
+serve: install
+	@if ! $(VENV)/bin/ray status --address 127.0.0.1:$(RAY_PORT) >/dev/null 2>&1; then \
+	  $(VENV)/bin/ray start --head --port $(RAY_PORT) --num-cpus 2 \
+	    --dashboard-host 127.0.0.1 --dashboard-port $(DASHBOARD_PORT) --disable-usage-stats >/dev/null; \
+	fi
+	RAY_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve deploy serve_apps/serve_config.yaml
+	$(PY) -m serve_apps.wait_ready $(SERVE_URL)/ --timeout 180
+	@echo "serving:        $(SERVE_URL)/"
+	@echo "API docs:       $(SERVE_URL)/docs"
+	@echo "Ray dashboard:  http://127.0.0.1:$(DASHBOARD_PORT)"
+
+up: jobs serve
+
+down:
+	-@test -x $(VENV)/bin/serve && RAY_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve shutdown -y >/dev/null 2>&1
+	-@test -x $(VENV)/bin/ray && $(VENV)/bin/ray stop --force >/dev/null 2>&1
+	@echo "stopped"
+
+test: install-dev
+	$(PY) -m pytest
+
+clean: down
+	rm -rf $(FINRAY_HOME)

@@ -1,0 +1,1 @@
+"""Ray Serve deployments composed behind one FastAPI ingress."""
