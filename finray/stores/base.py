@@ -41,7 +41,9 @@ class ProductFilters(BaseModel):
     product_types: list[ProductType] | None = None
     providers: list[str] | None = None
     term_months: int | None = None  # product offers this term
-    max_risk_grade_riskiest: int | None = None  # only products with risk_grade >= this (1=riskiest)
+    # only products with risk_grade >= this (1=riskiest); products without a grade (deposits,
+    # savings, loans) always pass. Empty lists mean "no filter", like None.
+    max_risk_grade_riskiest: int | None = None
     include_discontinued: bool = False
 
 
@@ -149,6 +151,14 @@ class Store(abc.ABC):
     def product_vector(self, product_id: str) -> list[float] | None:
         """The stored vector of one product (used to boost products similar to liked ones)."""
 
+    def reset_product_vectors(self) -> None:
+        """Forget every product vector and the embedder that built them.
+
+        The only way to switch embedders: upserts refuse a different embedder, so a rebuild
+        (``embed_products --rebuild``) resets first and then re-embeds everything.
+        """
+        raise NotImplementedError
+
     # --- users -----------------------------------------------------------------------------
     @abc.abstractmethod
     def upsert_user_vectors(self, users: Sequence[UserVector], info: IndexInfo) -> int: ...
@@ -159,6 +169,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def user_persona_hashes(self) -> dict[str, str]:
         """``user_id -> persona_hash`` for incremental user embedding."""
+
+    def reset_user_vectors(self) -> None:
+        """Forget every user vector and their embedder (see :meth:`reset_product_vectors`)."""
+        raise NotImplementedError
 
     # --- chat logs and feedback ------------------------------------------------------------
     @abc.abstractmethod
@@ -173,13 +187,18 @@ class Store(abc.ABC):
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[ChatLog], int]:
-        """Newest first, with the total count matching the filters (for pagination)."""
+        """Newest first, with the total count matching the filters (for pagination).
+
+        ``start`` is inclusive and ``end`` exclusive; naive datetimes are taken as UTC and
+        ``created_at`` comes back timezone-aware UTC.
+        """
 
     @abc.abstractmethod
     def add_feedback(self, feedback: Feedback) -> None: ...
 
     @abc.abstractmethod
-    def feedback(self, user_id: str | None = None) -> list[Feedback]: ...
+    def feedback(self, user_id: str | None = None) -> list[Feedback]:
+        """Newest first."""
 
     # --- source status -----------------------------------------------------------------------
     @abc.abstractmethod
