@@ -1,0 +1,3 @@
+from data_jobs.cli import main
+
+raise SystemExit(main())
