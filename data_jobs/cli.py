@@ -20,7 +20,7 @@ from finray.config import SettingsError, load_settings
 def _collect_products(args: argparse.Namespace) -> JobResult:
     from data_jobs import collect_products
 
-    return collect_products.run(load_settings())
+    return collect_products.run(load_settings(), sources=args.sources)
 
 
 def _embed_products(args: argparse.Namespace) -> JobResult:
@@ -37,6 +37,18 @@ def _embed_users(args: argparse.Namespace) -> JobResult:
     )
 
 
+def _collect_indicators(args: argparse.Namespace) -> JobResult:
+    from data_jobs import collect_indicators
+
+    return collect_indicators.run(load_settings(), source=args.source, indicators=args.indicators)
+
+
+def _train_forecaster(args: argparse.Namespace) -> JobResult:
+    from data_jobs import train_forecaster
+
+    return train_forecaster.run(load_settings(), indicators=args.indicators, storage_uri=args.storage_uri)
+
+
 def _seed_users(args: argparse.Namespace) -> JobResult:
     from data_jobs import seed_users
 
@@ -47,6 +59,8 @@ JOBS: dict[str, tuple[Callable[[argparse.Namespace], JobResult], str]] = {
     "collect_products": (_collect_products, "fetch finlife + fund sources, normalize, publish safely"),
     "embed_products": (_embed_products, "embed new/changed catalogue products into the store"),
     "embed_users": (_embed_users, "persona + vector for every user whose persona changed"),
+    "collect_indicators": (_collect_indicators, "fetch RiskXpert indicator series (ECOS or bundled)"),
+    "train_forecaster": (_train_forecaster, "backtest, select and fit a forecaster per indicator; publish"),
     "seed_users": (_seed_users, "fill the embedded user DB with seeded demo users"),
 }
 
@@ -62,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--actors", type=int, default=None, help="embedder actors (default: by CPUs)")
         if name == "embed_users":
             p.add_argument("--partitions", type=int, default=None, help="read partitions (default: ~5k users each)")
+        if name == "collect_products":
+            p.add_argument("--sources", nargs="+", default=None, metavar="SOURCE",
+                           help="only these sources, e.g. finlife:deposit funds:kb (default: all)")
+        if name in ("collect_indicators", "train_forecaster"):
+            p.add_argument("--indicators", nargs="+", default=None, metavar="KEY",
+                           help="indicator keys (default: all)")
+        if name == "collect_indicators":
+            p.add_argument("--source", choices=["snapshot", "live"], default=None,
+                           help="default: FINRAY_INDICATOR_SOURCE, else snapshot")
+        if name == "train_forecaster":
+            p.add_argument("--storage-uri", default=None, help="artifact root (default: <FINRAY_HOME>/models)")
         if name == "seed_users":
             p.add_argument("--users", type=int, default=1000, help="how many demo users (10..1,000,000)")
             p.add_argument("--seed", type=int, default=42)
@@ -76,13 +101,24 @@ def render(result: JobResult, console: Console) -> None:
         table.add_row(k, f"{v:,}")
     console.print(table)
     if result.details:
-        cols = ["source", "fetched", "valid", "quarantined", "new", "changed", "discontinued", "active", "disclosure_month", "last_error"]
-        t = Table(title="per source")
-        for c in cols:
-            t.add_column(c)
-        for d in result.details:
-            t.add_row(*[str(d.get(c) if d.get(c) is not None else "") for c in cols])
-        console.print(t)
+        console.print(details_table(result.details))
+
+
+#: Columns shown for per-source rows of collect_products, in this order.
+SOURCE_COLUMNS = ["source", "fetched", "valid", "quarantined", "new", "changed", "discontinued",
+                  "active", "disclosure_month", "last_error"]
+
+
+def details_table(details: list[dict]) -> Table:
+    """One row per detail record; known per-source columns first, then whatever else jobs report."""
+    keys = list(dict.fromkeys(k for d in details for k in d))
+    cols = [c for c in SOURCE_COLUMNS if c in keys] + [k for k in keys if k not in SOURCE_COLUMNS]
+    t = Table(title="details")
+    for c in cols:
+        t.add_column(c)
+    for d in details:
+        t.add_row(*[str(d.get(c) if d.get(c) is not None else "") for c in cols])
+    return t
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -121,8 +121,12 @@ def _as_payload(page: FinlifePage) -> dict[str, Any]:
                        "baseList": page.base_list, "optionList": page.option_list}}
 
 
-def requests_for(settings: Settings) -> list[dict[str, Any]]:
-    """The first-stage rows: every endpoint × 금융권역 in live mode; bundled sources otherwise."""
+def requests_for(settings: Settings, sources: list[str] | None = None) -> list[dict[str, Any]]:
+    """The first-stage rows: every endpoint × 금융권역 in live mode; bundled sources otherwise.
+
+    ``sources`` (e.g. ``["finlife:deposit", "funds:kb"]``) narrows the run; an unknown name is an
+    error naming the known ones, so a typo never silently collects nothing.
+    """
     if settings.product_source == "live":
         rows = [
             {"kind": "finlife", "source": source_of_endpoint(e), "endpoint": e, "group": g}
@@ -130,11 +134,22 @@ def requests_for(settings: Settings) -> list[dict[str, Any]]:
         ]
         # No recorded data.go.kr fund response exists to build a client against; funds come from
         # the bundled catalogue in both modes (status says so via the source name).
-        return rows + [{"kind": "bundled", "source": FUND_SOURCE, "endpoint": "", "group": ""}]
-    return [
-        {"kind": "bundled", "source": s, "endpoint": "", "group": ""}
-        for s in sorted(SNAPSHOT_FILES)
-    ]
+        rows += [{"kind": "bundled", "source": FUND_SOURCE, "endpoint": "", "group": ""}]
+    else:
+        rows = [
+            {"kind": "bundled", "source": s, "endpoint": "", "group": ""}
+            for s in sorted(SNAPSHOT_FILES)
+        ]
+    if sources is None:
+        return rows
+    known = sorted({r["source"] for r in rows})
+    unknown = sorted(set(sources) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown source(s) {', '.join(unknown)} for {settings.product_source} mode; "
+            f"known: {', '.join(known)}"
+        )
+    return [r for r in rows if r["source"] in sources]
 
 
 # --- driver -----------------------------------------------------------------------------------
@@ -163,13 +178,16 @@ def gather(rows: list[dict[str, Any]]) -> dict[str, SourceFetch]:
     }
 
 
-def run(settings: Settings | None = None, now: datetime | None = None) -> JobResult:
+def run(
+    settings: Settings | None = None, now: datetime | None = None, sources: list[str] | None = None
+) -> JobResult:
+    """Collect every source (or only ``sources``) and publish each one safely."""
     settings = settings or load_settings()
     now = now or datetime.now(UTC).replace(tzinfo=None)
+    requests = requests_for(settings, sources)
     result = JobResult(job="collect_products")
     with timed(result):
         ensure_ray()
-        requests = requests_for(settings)
         cap = settings.http_concurrency_per_host
         ds = (
             ray.data.from_items(requests, override_num_blocks=len(requests))

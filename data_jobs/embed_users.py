@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import ray
 
-from data_jobs.embedding import PoolSizes, embed_and_upsert_dataset
+from data_jobs.embedding import READ_CPUS, PoolSizes, embed_and_upsert_dataset
 from data_jobs.runtime import JobResult, ensure_ray, timed
 from finray.config import Settings, load_settings
 from finray.stores.base import IndexInfo, UserVector
@@ -95,7 +95,7 @@ def run(
         ds = ray.data.from_items(
             [{"lo": lo, "hi": hi} for lo, hi in ranges], override_num_blocks=max(1, len(ranges))
         ).map_batches(
-            read_partitions, batch_size=1, batch_format="numpy",
+            read_partitions, batch_size=1, batch_format="numpy", num_cpus=READ_CPUS,
             fn_kwargs={"url": url, "known": known_ref, "force": force},
         )
         written = embed_and_upsert_dataset(ds, settings, PoolSizes.for_machine(settings, batch_size, actors), UpsertUsers)

@@ -20,14 +20,19 @@ from finray.config import Settings
 from finray.embeddings.factory import build_embedder
 
 
+#: Logical CPUs kept free for the stages feeding the embedder pool (user DB reads, personas).
+READ_CPUS = 0.5
+
+
 @dataclass(frozen=True)
 class PoolSizes:
     """How many embedder actors, threads per actor and rows per batch."""
 
     actors: int
-    threads: int
+    threads: int  # intra-op threads of each embedder actor
     batch_size: int
     writers: int = 1
+    actor_cpus: float | None = None  # logical CPUs each actor reserves (default: ``threads``)
 
     @classmethod
     def for_machine(cls, settings: Settings, batch_size: int = 256, actors: int | None = None) -> PoolSizes:
@@ -35,7 +40,12 @@ class PoolSizes:
         if settings.embedder == "gemini":  # network bound: more actors, no local threads
             return cls(actors=actors or 4, threads=1, batch_size=min(batch_size, 100))
         n = actors or 1
-        return cls(actors=n, threads=max(1, cpus // n), batch_size=batch_size)
+        threads = max(1, cpus // n)
+        # The actors would otherwise reserve every CPU and starve the upstream read tasks
+        # (a deadlock on a 2-core machine): leave READ_CPUS for reading, the threads still use
+        # all cores while reads are idle.
+        actor_cpus = max(0.5, (cpus - READ_CPUS) / n)
+        return cls(actors=n, threads=threads, batch_size=batch_size, actor_cpus=actor_cpus)
 
 
 class EmbedBatch:
@@ -67,7 +77,7 @@ def embed_and_upsert_dataset(ds: ray.data.Dataset, settings: Settings, sizes: Po
         ds.map_batches(
             EmbedBatch, fn_constructor_kwargs={"settings": settings, "threads": sizes.threads},
             batch_size=sizes.batch_size, compute=ActorPoolStrategy(size=sizes.actors),
-            num_cpus=sizes.threads, batch_format="numpy",
+            num_cpus=sizes.actor_cpus or sizes.threads, batch_format="numpy",
         )
         .map_batches(
             writer, fn_constructor_kwargs={"settings": settings}, batch_size=sizes.batch_size, compute=ActorPoolStrategy(size=sizes.writers),

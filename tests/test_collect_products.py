@@ -97,3 +97,12 @@ def test_snapshot_mode_reads_bundled_sources(make_settings) -> None:
     assert {"finlife:deposit", "finlife:saving", "finlife:annuity", "finlife:credit_loan", "funds:kb"} <= sources
     again = collect_products.run(settings, now=datetime(2026, 11, 23, 3))
     assert all(d["new"] == 0 and d["changed"] == 0 and d["discontinued"] == 0 for d in again.details)
+
+
+def test_sources_option_narrows_the_run_and_rejects_unknown_names(make_settings) -> None:
+    settings = make_settings()
+    result = collect_products.run(settings, now=datetime(2026, 11, 22, 3), sources=["finlife:credit_loan"])
+    assert [d["source"] for d in result.details] == ["finlife:credit_loan"]
+    assert {p.source for p in open_store(settings).catalogue()} == {"finlife:credit_loan"}
+    with pytest.raises(ValueError, match="unknown source.*finlife:deposits.*known: .*finlife:deposit"):
+        collect_products.run(settings, sources=["finlife:deposits"])
