@@ -40,6 +40,19 @@ def test_live_collects_every_page_of_every_endpoint(make_settings) -> None:
     cat = store.catalogue(source="finlife:deposit")
     won = next(p for p in cat if p.product_code == "WR0001B")
     assert won.provider == "우리은행" and 12 in won.terms
+    # every endpoint family parses through the live path: 연금저축 from 보험 and 금융투자 pages,
+    # 신용대출 with its credit-grade rate rows; mortgage/전세 have no recorded rows: an endpoint
+    # that answers nothing in every 금융권역 is reported (and publishes nothing), never silent
+    assert by_source["finlife:annuity"]["valid"] == 90 and by_source["finlife:annuity"]["quarantined"] == 0
+    assert by_source["finlife:credit_loan"]["valid"] == 8 and by_source["finlife:credit_loan"]["quarantined"] == 0
+    for empty in ("finlife:mortgage_loan", "finlife:rent_loan"):
+        assert by_source[empty]["fetched"] == 0 and by_source[empty]["last_error"] == "fetch returned no products"
+    assert "returned no products" in result.error
+    loans = store.catalogue(source="finlife:credit_loan")
+    assert all(p.rates and p.product_type.value == "credit_loan" for p in loans)
+    pension = store.catalogue(source="finlife:annuity")
+    assert {p.fin_group for p in pension} == {"050000", "060000"}
+    assert all(p.guaranteed_rate_text for p in pension if p.category and "보험" in p.category)
 
 
 def test_error_envelope_timeout_500_and_malformed(make_settings) -> None:

@@ -22,12 +22,41 @@ FINLIFE = Path(__file__).resolve().parents[2] / "finray" / "bundled" / "finlife"
 VALID_KEY = "test-finlife-key"
 
 
+#: Fields the fixtures' project added to the API rows (not part of the finlife API): dropped.
+_FIXTURE_ONLY_FIELDS = {"product", "product_type"}
+
+
+def _fixture_rows(products_file: str, options_file: str) -> tuple[list[dict], list[dict]]:
+    base = [json.loads(json.dumps(r["fields"])) for r in json.loads((FINLIFE / products_file).read_text("utf-8"))]
+    opts = [r["fields"] for r in json.loads((FINLIFE / options_file).read_text("utf-8"))]
+    strip = lambda row: {k: v for k, v in row.items() if k not in _FIXTURE_ONLY_FIELDS}  # noqa: E731
+    return [strip(b) for b in base], [strip(o) for o in opts]
+
+
+def _annuity_group(row: dict) -> str:
+    """연금저축펀드 are sold by 금융투자 (060000), 연금저축보험 by 보험 (050000)."""
+    return "060000" if "펀드" in (row.get("pnsn_kind_nm") or "") else "050000"
+
+
 def recorded_rows() -> dict[tuple[str, str], tuple[list[dict], list[dict]]]:
-    """(endpoint, group) -> (baseList, optionList) from the recorded real API rows."""
+    """(endpoint, group) -> (baseList, optionList) from the recorded real API rows.
+
+    Deposits and savings are real API pages (banks, 2026-07). 연금저축 and 신용대출 rows come from
+    the bundled fixtures, whose rows are the API's fields (the fixture-only columns dropped);
+    mortgage and 전세 loans have no recorded rows, so those endpoints answer an empty list.
+    """
     out = {}
     for name in ("deposit_202607_bank_rag_project.json", "saving_202607_bank_rag_project.json"):
         d = json.loads((FINLIFE / name).read_text(encoding="utf-8"))
         out[(d["endpoint"], d["top_fin_grp_no"])] = (d["base_list"], d["option_list"])
+    base, opts = _fixture_rows("thefp_fixture_annuity_products.json", "thefp_fixture_annuity_options.json")
+    for group in ("050000", "060000"):
+        rows = [b for b in base if _annuity_group(b) == group]
+        keys = {(b["fin_co_no"], b["fin_prdt_cd"]) for b in rows}
+        out[("annuitySavingProductsSearch", group)] = (
+            rows, [o for o in opts if (o["fin_co_no"], o["fin_prdt_cd"]) in keys])
+    out[("creditLoanProductsSearch", "020000")] = _fixture_rows(
+        "thefp_fixture_creditloan_products.json", "thefp_fixture_creditloan_options.json")
     return out
 
 
