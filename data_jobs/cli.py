@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from data_jobs.runtime import JobResult
+from finray.alerts import notify_job_failure
 from finray.config import SettingsError, load_settings
 
 
@@ -134,9 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI's job is to turn any failure into one line
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {args.job} failed: {reason}", file=sys.stderr)
+        notify_job_failure(args.job, f"{type(exc).__name__}: {reason}")  # Slack, if configured
         return 1
     render(result, console)
     if result.error:
         print(f"error: {args.job} finished with a failed source: {result.error}", file=sys.stderr)
+        notify_job_failure(args.job, f"finished with a failed source: {result.error}")
         return 1
     return 0

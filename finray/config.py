@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         4, ge=1, le=64, validation_alias="FINRAY_HTTP_CONCURRENCY_PER_HOST"
     )
 
+    # --- RiskXpert forecasts and the answer cache -----------------------------------------
+    # where train_forecaster publishes versions and serving loads `latest` (default <home>/models;
+    # any pyarrow.fs URI such as s3://bucket/finray/models)
+    model_storage_uri: str | None = Field(None, validation_alias="FINRAY_MODEL_STORAGE_URI")
+    cache_ttl_s: float = Field(3600.0, gt=0, le=30 * 86400, validation_alias="FINRAY_CACHE_TTL_S")
+    cache_max_entries: int = Field(1024, ge=1, le=1_000_000, validation_alias="FINRAY_CACHE_MAX_ENTRIES")
+
     # --- serving --------------------------------------------------------------------------
     http_host: str = Field("127.0.0.1", validation_alias="FINRAY_HTTP_HOST")
     http_port: int = Field(8000, ge=1, le=65535, validation_alias="FINRAY_HTTP_PORT")
@@ -83,6 +90,39 @@ class Settings(BaseSettings):
     # --- alerts ---------------------------------------------------------------------------
     slack_webhook_url: str | None = Field(
         None, validation_alias=AliasChoices("SLACK_WEBHOOK_URL")
+    )
+    alert_dedupe_s: float = Field(600.0, ge=0, validation_alias="ALERT_DEDUPE_S")
+    alert_max_per_min: int = Field(10, ge=1, le=1000, validation_alias="ALERT_MAX_PER_MIN")
+
+    # --- accounts and security (finray/auth, serve_apps/security.py) ----------------------
+    # Unset AUTH_JWT_SECRET in dev → a random per-install key under FINRAY_HOME; prod requires it.
+    auth_jwt_secret: SecretStr | None = Field(None, validation_alias="AUTH_JWT_SECRET")
+    auth_issuer: str = Field("finray", min_length=1, validation_alias="AUTH_ISSUER")
+    auth_audience: str = Field("finray-api", min_length=1, validation_alias="AUTH_AUDIENCE")
+    auth_access_ttl_s: int = Field(900, ge=60, le=3600, validation_alias="AUTH_ACCESS_TTL_S")
+    auth_refresh_ttl_s: int = Field(
+        14 * 86400, ge=3600, le=90 * 86400, validation_alias="AUTH_REFRESH_TTL_S"
+    )
+    auth_dev_login: bool = Field(False, validation_alias="AUTH_DEV_LOGIN")
+    auth_admin_user_ids: str = Field("", validation_alias="AUTH_ADMIN_USER_IDS")  # U0000001,…
+    auth_kakao_links: str = Field("", validation_alias="AUTH_KAKAO_LINKS")  # kakao_id=U…,…
+    kakao_client_id: str | None = Field(None, validation_alias="KAKAO_CLIENT_ID")  # REST API key
+    kakao_client_secret: SecretStr | None = Field(None, validation_alias="KAKAO_CLIENT_SECRET")
+    kakao_redirect_uri: str | None = Field(None, validation_alias="KAKAO_REDIRECT_URI")
+    kakao_auth_host: str = Field("https://kauth.kakao.com", validation_alias="KAKAO_AUTH_HOST")
+    kakao_api_host: str = Field("https://kapi.kakao.com", validation_alias="KAKAO_API_HOST")
+    rate_limit_user_per_min: float = Field(
+        60.0, gt=0, le=100_000, validation_alias="RATE_LIMIT_USER_PER_MIN"
+    )
+    rate_limit_user_burst: int = Field(20, ge=1, le=100_000, validation_alias="RATE_LIMIT_USER_BURST")
+    rate_limit_ip_per_min: float = Field(
+        120.0, gt=0, le=100_000, validation_alias="RATE_LIMIT_IP_PER_MIN"
+    )
+    rate_limit_ip_burst: int = Field(60, ge=1, le=100_000, validation_alias="RATE_LIMIT_IP_BURST")
+    # How many reverse proxies in front of Serve append to X-Forwarded-For (0 = ignore it).
+    trusted_proxy_hops: int = Field(0, ge=0, le=5, validation_alias="TRUSTED_PROXY_HOPS")
+    max_request_body_bytes: int = Field(
+        65_536, ge=1024, le=10_485_760, validation_alias="MAX_REQUEST_BODY_BYTES"
     )
 
     @model_validator(mode="after")
@@ -104,7 +144,41 @@ class Settings(BaseSettings):
             )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("REDIS_URL: expected redis://host:port/db")
+        self._auth_settings_are_safe()
         return self
+
+    def _auth_settings_are_safe(self) -> None:
+        """Signing key, admin ids, Kakao links and hosts; prod refuses anything weak or dev-only."""
+        import re
+
+        uid = re.compile(r"^U\d{7}$")
+        for part in filter(None, (p.strip() for p in self.auth_admin_user_ids.split(","))):
+            if not uid.match(part):
+                raise ValueError(f"AUTH_ADMIN_USER_IDS: expected comma-separated user ids like U0000001, got {part!r}")
+        for part in filter(None, (p.strip() for p in self.auth_kakao_links.split(","))):
+            kakao_id, _, user_id = part.partition("=")
+            if not (kakao_id.strip().isdigit() and uid.match(user_id.strip())):
+                raise ValueError(f"AUTH_KAKAO_LINKS: expected kakao_id=U0000001 pairs, got {part!r}")
+        key = self.auth_jwt_secret.get_secret_value() if self.auth_jwt_secret else None
+        if key is not None and len(key.encode()) < 32:
+            raise ValueError("AUTH_JWT_SECRET: too short; use at least 32 random bytes (openssl rand -base64 48)")
+        if self.kakao_client_id and not self.kakao_redirect_uri:
+            raise ValueError("KAKAO_REDIRECT_URI: required when KAKAO_CLIENT_ID is set")
+        if self.env != "prod":
+            return
+        # A *missing* key is refused where it is needed — the API's start-up (finray.auth.keys) —
+        # so data-job pods need not hold the signing key; a weak one is refused everywhere.
+        placeholder = key is not None and any(
+            w in key.lower() for w in ("change", "secret", "example", "default", "password", "finray")
+        )
+        if key is not None and (placeholder or len(set(key)) < 12):
+            raise ValueError("AUTH_JWT_SECRET: looks like a default or low-entropy value; use openssl rand -base64 48")
+        if self.auth_dev_login:
+            raise ValueError("AUTH_DEV_LOGIN: must be false when FINRAY_ENV=prod")
+        for var, url in (("KAKAO_AUTH_HOST", self.kakao_auth_host), ("KAKAO_API_HOST", self.kakao_api_host),
+                         ("KAKAO_REDIRECT_URI", self.kakao_redirect_uri or "https://")):
+            if not url.startswith("https://"):
+                raise ValueError(f"{var}: must be https:// when FINRAY_ENV=prod")
 
     # --- derived paths (embedded defaults) ------------------------------------------------
     @cached_property
