@@ -12,7 +12,7 @@ DASHBOARD_PORT ?= 8265
 SERVE_URL := http://127.0.0.1:8000
 DEMO_USERS ?= 1000
 
-.PHONY: up down test install install-dev install-airflow jobs serve status clean
+.PHONY: up down test install install-dev install-airflow browser jobs serve status clean
 
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ $(AF_VENV)/.airflow: airflow_dags/requirements.txt airflow_dags/constraints.txt
 
 install-airflow: $(AF_VENV)/.airflow
 
+# Headless Chromium and Korean/emoji fonts for the web front end's browser tests, from Debian
+# (Playwright drives /usr/bin/chromium; never `playwright install`). Installs only what is missing;
+# without root/apt-get it says what to install and the browser tests skip with that reason.
+BROWSER_PKGS := chromium fonts-noto-cjk fonts-noto-color-emoji
+browser:
+	@missing=$$(for p in $(BROWSER_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "browser tests will skip; install: sudo apt-get install -y $$missing"; fi
+
 jobs: install
 	mkdir -p $(FINRAY_HOME)
 	$(PY) -m data_jobs seed_users --users $(DEMO_USERS)
@@ -52,20 +64,21 @@ serve: install
 	  $(VENV)/bin/ray start --head --port $(RAY_PORT) --num-cpus 2 \
 	    --dashboard-host 127.0.0.1 --dashboard-port $(DASHBOARD_PORT) --disable-usage-stats >/dev/null; \
 	fi
-	RAY_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve deploy serve_apps/serve_config.yaml
+	RAY_AUTH_MODE=$(or $(RAY_AUTH_MODE),token) RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve deploy serve_apps/serve_config.yaml
 	$(PY) -m serve_apps.wait_ready $(SERVE_URL)/ --timeout 180
 	@echo "serving:        $(SERVE_URL)/"
 	@echo "API docs:       $(SERVE_URL)/docs"
+	@echo "web app:        $(SERVE_URL)/app/"
 	@echo "Ray dashboard:  http://127.0.0.1:$(DASHBOARD_PORT)"
 
 up: jobs serve
 
 down:
-	-@test -x $(VENV)/bin/serve && RAY_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve shutdown -y >/dev/null 2>&1
+	-@test -x $(VENV)/bin/serve && RAY_AUTH_MODE=$(or $(RAY_AUTH_MODE),token) RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve shutdown -y >/dev/null 2>&1
 	-@test -x $(VENV)/bin/ray && $(VENV)/bin/ray stop --force >/dev/null 2>&1
 	@echo "stopped"
 
-test: install-dev install-airflow
+test: install-dev install-airflow browser
 	$(PY) -m pytest
 	$(AF_PY) -m pytest --confcutdir=tests/airflow -p no:cacheprovider tests/airflow
 

@@ -28,7 +28,8 @@ from finray.agent.gemini import build_messages, generate_structured, render_mode
 from finray.agent.offline import offline_answer
 from finray.agent.state import AdvisorInput, AdvisorOutput, AdvisorState, Persona
 from finray.agent.verify import verify_answer
-from finray.retrieval.rerank import product_preferences, rerank
+from finray.retrieval.personal import personal_rerank
+from finray.retrieval.rerank import RerankResult, product_preferences
 from finray.retrieval.suitability import allowed_grades_text, check, max_risk_grade_riskiest
 from finray.stores.base import Feedback, ProductFilters, ProductHit
 
@@ -46,6 +47,7 @@ LoadPersona = Callable[[str], Persona | None]
 Retrieve = Callable[[str, str | None, ProductFilters], list[ProductHit]]
 FeedbackFor = Callable[[str], list[Feedback]]
 VectorsFor = Callable[[list[str]], dict[str, list[float]]]
+RerankHits = Callable[[list[ProductHit], Persona, list[Feedback], int], RerankResult]
 
 
 def _term(state: AdvisorState) -> int | None:
@@ -86,6 +88,7 @@ def build_advisor_graph(
     vectors_for: VectorsFor,
     chat_model: BaseChatModel | None,
     default_k: int = DEFAULT_K,
+    rerank_hits: RerankHits | None = None,
 ) -> CompiledStateGraph:
     """Compile the advisor graph around the injected dependencies.
 
@@ -97,6 +100,9 @@ def build_advisor_graph(
       those products (missing ids left out; failures only disable the similarity boost).
     * ``chat_model``: a LangChain ``BaseChatModel`` (``ChatGoogleGenerativeAI`` in production,
       see :func:`finray.agent.gemini.chat_model_from_settings`) or ``None`` for offline answers.
+    * ``rerank_hits(hits, persona, feedback, k)`` → :class:`RerankResult`, when reranking runs
+      elsewhere (the Reranker deployment); by default :func:`personal_rerank` runs in-process
+      with ``vectors_for``.
 
     Input (:class:`AdvisorInput`): ``user_id``, optional ``question``, ``filters``, ``k``.
     Output (:class:`AdvisorOutput`): ``answer``, ``cited``, ``excluded``, ``generator``,
@@ -145,28 +151,15 @@ def build_advisor_graph(
         return {"hits": hits}
 
     def rerank_node(state: AdvisorState) -> dict[str, Any]:
-        user_id = state["user_id"]
         hits = state.get("hits") or []
         feedback = state.get("feedback") or []
-        liked = [pid for pid, r in product_preferences(feedback, user_id).items() if r == "like"]
-        ids = list(dict.fromkeys([*liked, *(h.product.product_id for h in hits)]))
-        vectors: dict[str, list[float]] | None
-        try:
-            vectors = dict(vectors_for(ids)) if ids and liked else {}
-        except Exception as err:  # noqa: BLE001 - a boost is not worth failing the answer
-            log.warning("product vectors unavailable, similarity boost skipped: %s", err)
-            vectors = None
-        names = {h.product.product_id: h.product.name for h in hits}
-        result = rerank(
-            hits,
-            risk_profile=state["persona"].risk_profile,
-            feedback=feedback,
-            liked_vectors={pid: vectors[pid] for pid in liked if vectors and pid in vectors},
-            hit_vectors=vectors,
-            k=_k(state),
-            user_id=user_id,
-            liked_names=names,
-        )
+        if rerank_hits is not None:
+            result = rerank_hits(hits, state["persona"], feedback, _k(state))
+        else:
+            result = personal_rerank(
+                hits, risk_profile=state["persona"].risk_profile, feedback=feedback,
+                k=_k(state), user_id=state["user_id"], vectors_for=vectors_for,
+            )
         return {"ranked": result.ranked, "excluded": result.excluded}
 
     def generate_node(state: AdvisorState) -> dict[str, Any]:

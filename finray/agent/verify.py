@@ -184,6 +184,13 @@ def _numbers(text: str) -> Iterator[Decimal]:
     return (n.value for n in _scan(text))
 
 
+def number_spans(text: str) -> list[tuple[int, int, Decimal, bool]]:
+    """``(start, end, value, signed)`` of every number in ``text``, parsed exactly as claims are
+    (thousands separators, a minus sign vs. a range dash). Public so other verifiers (RiskXpert's
+    forecast narratives) check numbers with this same parser instead of a second one."""
+    return [(n.start, n.end, n.value, n.signed) for n in _scan(text)]
+
+
 def extract_claims(text: str) -> list[Claim]:
     """Numbers with a rate/term/fee/return/grade unit, in text order (see module docstring)."""
     nums = _scan(text)
@@ -381,6 +388,10 @@ def verify_answer(
     patterns = {p.product_id: _name_pattern(p.name) for p in catalogue_products}
     names_norm = {pid: normalize_name(p.name) for pid, p in by_id.items()}
     context_norm = normalize_name(context)
+    # Products a candidate's own texts name (우대조건 "WON통장에 연결하여 가입하는 경우") are data.
+    own_texts_norm = normalize_name(" ".join(
+        t for p in catalogue_products for t in (p.preferential_conditions, p.description, p.join_member) if t
+    ))
     context_numbers = set(_numbers(context))
 
     # 1. cited items must be candidates, and named in the text
@@ -419,7 +430,7 @@ def verify_answer(
             if (n := _looks_like_name(m["tok"])) is not None:
                 name_like.append(n)
         for n in dict.fromkeys(name_like):
-            if not any(n in full for full in names_norm.values()) and n not in context_norm:
+            if not any(n in full for full in names_norm.values()) and n not in context_norm and n not in own_texts_norm:
                 problems.append(f"후보 목록에 없는 상품명입니다: '{n}'")
 
         scope = mentioned or all_ids

@@ -151,6 +151,19 @@ class Store(abc.ABC):
     def product_vector(self, product_id: str) -> list[float] | None:
         """The stored vector of one product (used to boost products similar to liked ones)."""
 
+    def product_vectors(self, product_ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored vectors of many products at once (missing ids left out).
+
+        Serving loads the whole searchable catalogue's vectors at start-up and reranking reads
+        the vectors of a page of hits; backends override this with one query.
+        """
+        out: dict[str, list[float]] = {}
+        for pid in dict.fromkeys(product_ids):
+            vector = self.product_vector(pid)
+            if vector is not None:
+                out[pid] = vector
+        return out
+
     def reset_product_vectors(self) -> None:
         """Forget every product vector and the embedder that built them.
 
@@ -177,6 +190,15 @@ class Store(abc.ABC):
     # --- chat logs and feedback ------------------------------------------------------------
     @abc.abstractmethod
     def add_chat_log(self, log: ChatLog) -> None: ...
+
+    def add_chat_logs(self, logs: Sequence[ChatLog]) -> None:
+        """Store several logs in one write (serving buffers logs and flushes them in batches).
+
+        Backends whose every write is a new table version (LanceDB) override this with a single
+        write; the default stores them one by one.
+        """
+        for log in logs:
+            self.add_chat_log(log)
 
     @abc.abstractmethod
     def chat_logs(

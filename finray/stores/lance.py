@@ -357,6 +357,17 @@ class LanceStore(Store):
         rows = self._rows(self._table_name(_PRODUCTS_META), where, ["vector"])
         return [float(x) for x in rows[0]["vector"]] if rows else None
 
+    def product_vectors(self, product_ids: Sequence[str]) -> dict[str, list[float]]:
+        ids = list(dict.fromkeys(product_ids))
+        if not ids:
+            return {}
+        name = self._table_name(_PRODUCTS_META)
+        out: dict[str, list[float]] = {}
+        for i in range(0, len(ids), 1000):  # bounded IN lists
+            rows = self._rows(name, _in("product_id", ids[i : i + 1000]), ["product_id", "vector"])
+            out.update({r["product_id"]: [float(x) for x in r["vector"]] for r in rows})
+        return out
+
     def reset_product_vectors(self) -> None:
         self._reset_index(_PRODUCTS_META)
 
@@ -389,9 +400,17 @@ class LanceStore(Store):
 
     # --- chat logs and feedback ------------------------------------------------------------
     def add_chat_log(self, log: ChatLog) -> None:
-        log = log.model_copy(update={"created_at": records.to_utc(log.created_at)})
-        row = {"log_id": log.log_id, "user_id": log.user_id, "created_us": _micros(log.created_at)}
-        self._upsert("chat_logs", _LOGS, "log_id", [{**row, "doc": log.model_dump_json()}])
+        self.add_chat_logs([log])
+
+    def add_chat_logs(self, logs: Sequence[ChatLog]) -> None:
+        """One merge for the whole batch: every Lance write is a table version, so per-log writes
+        would pile up versions and slow every later read of the logs."""
+        rows = []
+        for log in logs:
+            log = log.model_copy(update={"created_at": records.to_utc(log.created_at)})
+            row = {"log_id": log.log_id, "user_id": log.user_id, "created_us": _micros(log.created_at)}
+            rows.append({**row, "doc": log.model_dump_json()})
+        self._upsert("chat_logs", _LOGS, "log_id", rows)
 
     def chat_logs(
         self,

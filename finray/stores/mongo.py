@@ -353,6 +353,14 @@ class MongoStore(Store):
         doc = self.db["products"].find_one({"_id": product_id}, {"embedding": 1})
         return [float(x) for x in doc["embedding"]] if doc else None
 
+    def product_vectors(self, product_ids: Sequence[str]) -> dict[str, list[float]]:
+        ids = list(dict.fromkeys(product_ids))
+        out: dict[str, list[float]] = {}
+        for i in range(0, len(ids), 1000):
+            for doc in self.db["products"].find({"_id": {"$in": ids[i : i + 1000]}}, {"embedding": 1}):
+                out[doc["_id"]] = [float(x) for x in doc["embedding"]]
+        return out
+
     def reset_product_vectors(self) -> None:
         """Empties the collection but keeps it, so its search index definitions survive."""
         self.db["products"].delete_many({})

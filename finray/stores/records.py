@@ -9,6 +9,7 @@ differently in one of them would show up there as a different hit list.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
@@ -33,10 +34,20 @@ def product_payload(product: Product) -> dict[str, Any]:
 
 
 def product_from_payload(payload: dict[str, Any] | str) -> Product:
-    """Inverse of :func:`product_payload` (accepts the dict or its JSON text)."""
+    """Inverse of :func:`product_payload` (accepts the dict or its JSON text).
+
+    JSON text is parsed through a bounded memo: serving reads the same few thousand product
+    documents on every search, and validating a ~2 kB document costs far more than the search
+    itself. Products are frozen, so handing out the same instance twice is safe.
+    """
     if isinstance(payload, str):
-        payload = json.loads(payload)
+        return _product_from_json(payload)
     return Product.model_validate(payload)
+
+
+@functools.lru_cache(maxsize=8192)
+def _product_from_json(text: str) -> Product:
+    return Product.model_validate(json.loads(text))
 
 
 def product_json(product: Product) -> str:
