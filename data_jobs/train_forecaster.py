@@ -6,8 +6,12 @@ artifact. Inputs are the series ``collect_indicators`` wrote under ``<home>/indi
 indicator it has not written falls back to the bundled series (recorded in the manifest as
 ``input: bundled``). Only the gap-free tail of each series is used (see ``usable_history``).
 
+Models whose optional packages are missing (PatchTST without torch/transformers, ETS without
+statsmodels — the ``forecast`` extra) are left out and listed in the manifest's
+``skipped_models``, so a fresh clone still trains and serves the baselines.
+
 The driver publishes all successful indicators as one version under ``storage_uri`` (default
-``<home>/models``) and moves ``latest``; an indicator whose task failed is reported in the job
+``FINRAY_MODEL_STORAGE_URI``, else ``<home>/models``) and moves ``latest``; an indicator whose task failed is reported in the job
 error and left out — serving keeps answering from the previous version until a run succeeds for
 every indicator it needs.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import pickle
 import platform
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,7 @@ import ray
 
 from data_jobs.runtime import JobResult, ensure_ray, timed
 from finray.config import Settings, load_settings
-from finray.forecasting import TrainConfig, train_indicator
+from finray.forecasting import TrainConfig, available_models, train_indicator
 from finray.forecasting.artifacts import TrainedIndicator, publish_version
 from finray.indicators.series import INDICATORS, load_bundled, load_collected, usable_history
 
@@ -62,12 +67,15 @@ def run(
 ) -> JobResult:
     settings = settings or load_settings()
     config = config or TrainConfig()
+    models, skipped = available_models(config.models)
+    if skipped:
+        config = replace(config, models=models)
     keys = indicators or list(INDICATORS)
     unknown = [k for k in keys if k not in INDICATORS]
     if unknown:
         raise ValueError(f"unknown indicator(s) {unknown}; known: {', '.join(INDICATORS)}")
     home = Path(settings.home)
-    uri = storage_uri or getattr(settings, "model_storage_uri", None) or str(home / "models")
+    uri = storage_uri or settings.model_storage_uri or str(home / "models")
     result = JobResult(job="train_forecaster")
     with timed(result):
         ensure_ray()
@@ -93,12 +101,13 @@ def run(
         if trained:
             version = publish_version(
                 uri, trained, created_at=now,
-                extra={"config": _config_json(config), "runtime": _runtime()},
+                extra={"config": _config_json(config), "runtime": _runtime(), "skipped_models": skipped},
             )
         result.counts = {"trained": len(trained), "failed": len(errors)}
         result.records = len(trained)
         if version:
-            result.details.insert(0, {"version": version, "storage_uri": uri})
+            result.details.insert(0, {"version": version, "storage_uri": uri,
+                                      **({"skipped_models": skipped} if skipped else {})})
         if errors:
             result.error = "; ".join(errors)
     return result
@@ -109,15 +118,15 @@ def _config_json(config: TrainConfig) -> dict[str, Any]:
 
 
 def _runtime() -> dict[str, str]:
-    import statsmodels
-    import torch
-    import transformers
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {
-        "python": platform.python_version(), "torch": torch.__version__,
-        "transformers": transformers.__version__, "statsmodels": statsmodels.__version__,
-        "ray": ray.__version__,
-    }
+    out = {"python": platform.python_version(), "ray": ray.__version__}
+    for pkg in ("torch", "transformers", "statsmodels"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
 
 
 __all__ = ["run", "train_one", "input_series"]

@@ -16,6 +16,14 @@ from finray.forecasting.backtest import (
     summarize,
 )
 from finray.forecasting.baselines import Drift, Naive
+from finray.forecasting.calibration import (
+    HorizonFactor,
+    calibrate_backtest,
+    calibrate_forecast,
+    conformal_factor,
+    scores,
+    serving_factors,
+)
 from finray.forecasting.patchtst import PatchTSTSettings
 from finray.forecasting.selection import Skill, select, skills
 from finray.forecasting.transforms import Transform
@@ -43,15 +51,21 @@ def test_planted_future_spike_does_not_change_earlier_forecasts(name: str) -> No
     def make():
         return make_model(name, tf, cfg)
 
-    clean = backtest_model(series, name, make, origins, retrain_every=2 if name == "patchtst" else 1)
-    dirty = backtest_model(spiked, name, make, origins, retrain_every=2 if name == "patchtst" else 1)
-    cols = ["origin", "h", "median", "p10", "p90", "scale"]
+    horizons = range(1, 7)
+    clean = backtest_model(series, name, make, origins, horizons, retrain_every=2 if name == "patchtst" else 1)
+    dirty = backtest_model(spiked, name, make, origins, horizons, retrain_every=2 if name == "patchtst" else 1)
+    # interval calibration must not peek either: factors at an origin use only resolved forecasts
+    clean = calibrate_backtest(clean, tf, min_n=2)
+    dirty = calibrate_backtest(dirty, tf, min_n=2)
+    cols = ["origin", "h", "median", "raw_p10", "raw_p90", "scale", "cal_factor", "cal_n", "p10", "p90"]
     before = clean["origin_idx"] <= spike_at
     pd.testing.assert_frame_equal(clean.loc[before, cols].reset_index(drop=True),
                                   dirty.loc[before, cols].reset_index(drop=True))
+    assert (clean.loc[before, "cal_n"] > 0).any()  # calibration was active before the spike
     # ... while the spike is visible to every later origin (so the check above is not vacuous)
     after = clean["origin_idx"] > spike_at
     assert not np.allclose(clean.loc[after, "scale"], dirty.loc[after, "scale"])
+    assert not np.allclose(clean.loc[after, "cal_factor"], dirty.loc[after, "cal_factor"])
 
 
 # --- metrics on hand-computed series ------------------------------------------------------------
@@ -150,6 +164,79 @@ def test_skills_from_a_real_backtest_carry_every_horizon() -> None:
     sk = skills(summarize(err), err)
     assert set(sk["drift"].by_horizon) == {1, 3, 6, 12}
     assert sk["naive"].rel_mase == pytest.approx(1.0)
-    assert sk["drift"].n == len(err[err["model"] == "drift"])
+    assert sk["drift"].n == len(err[(err["model"] == "drift") & err["scored"]])
     roundtrip = Skill.from_json(sk["drift"].to_json())
     assert roundtrip == sk["drift"]
+
+
+# --- interval calibration ---------------------------------------------------------------------
+def test_conformal_factor_rank() -> None:
+    assert conformal_factor([2.0, 0.5, 1.5, 1.0]) == 2.0  # ⌈5·0.8⌉ = 4th of 4
+    assert conformal_factor(range(1, 25)) == 20.0  # ⌈25·0.8⌉ = 20th of 24 → covers 20/25 = 0.80
+    assert conformal_factor([]) == 1.0
+    assert conformal_factor([float("inf")] * 5) == 100.0  # a collapsed interval stays finite
+
+
+def test_scores_are_side_wise_half_widths() -> None:
+    tf = Transform("diff")
+    s = scores(np.array([12.0, 8.0, 10.0, 20.0]), np.full(4, 10.0), np.full(4, 6.0), np.full(4, 11.0), tf)
+    assert np.allclose(s, [2.0, 0.5, 0.0, 10.0])  # upper half-width 1, lower 4
+
+
+def _synthetic_rows(n: int, seed: int, half: float) -> pd.DataFrame:
+    """One model, h = 1, iid N(0, 1) actuals around a median of 0 with an interval ±half."""
+    y = np.random.default_rng(seed).standard_normal(n)
+    return pd.DataFrame({"model": "m", "origin_idx": np.arange(n) + 10, "h": 1, "actual": y,
+                         "median": 0.0, "p10": -half, "p90": half,
+                         "covered": np.abs(y) <= half, "width": 2 * half})
+
+
+def test_calibration_repairs_a_too_narrow_interval_out_of_sample() -> None:
+    rows = _synthetic_rows(400, seed=3, half=0.64)  # the true 80% half-width is 1.28
+    cal = calibrate_backtest(rows, Transform("diff"), window=48)
+    later = cal[cal["cal_n"] == 48]
+    assert later["raw_covered"].mean() == pytest.approx(0.48, abs=0.06)
+    assert later["covered"].mean() == pytest.approx(0.80, abs=0.06)
+    assert later["cal_factor"].median() == pytest.approx(2.0, abs=0.3)
+    # early rows with fewer than MIN_RESIDUALS resolved forecasts keep the model's own interval
+    first = cal.iloc[0]
+    assert first["cal_n"] == 0 and first["cal_factor"] == 1.0 and first["p90"] == 0.64
+
+
+def test_calibration_shrinks_a_too_wide_interval_and_keeps_asymmetry() -> None:
+    rows = _synthetic_rows(200, seed=4, half=3.0)
+    rows["p10"] = -6.0  # lower side twice as wide as the upper one
+    cal = calibrate_backtest(rows, Transform("diff"))
+    last = cal.iloc[-1]
+    assert last["cal_factor"] < 1.0 and last["raw_covered"] is not None
+    assert (0 - last["p10"]) == pytest.approx(2 * (last["p90"] - 0), rel=1e-9)
+
+
+def test_serving_factors_use_raw_intervals_and_scale_on_the_log_scale() -> None:
+    rows = _synthetic_rows(60, seed=5, half=0.64)
+    cal = calibrate_backtest(rows, Transform("diff"))
+    f = serving_factors(cal, "m", [1, 2], Transform("diff"))
+    direct = conformal_factor(np.abs(rows["actual"].to_numpy()[-24:]) / 0.64)
+    assert f[1].factor == pytest.approx(direct) and f[1].n == 24
+    assert f[2].n == 24  # h = 2 borrows its neighbour h = 1 (spread 1)
+    from finray.forecasting.transforms import Forecast
+
+    fc = Forecast(pd.period_range("2026-01", periods=2, freq="M"), np.array([100.0, 100.0]),
+                  np.array([90.0, 80.0]), np.array([110.0, 125.0]))
+    out = calibrate_forecast(fc, {1: HorizonFactor(2.0, 24), 2: HorizonFactor(0.5, 24)}, Transform("logret"))
+    assert np.allclose(out.median, fc.median)
+    assert out.p10[0] == pytest.approx(100 * (0.9 ** 2)) and out.p90[0] == pytest.approx(100 * 1.1 ** 2)
+    assert out.p10[1] == pytest.approx(100 * 0.8 ** 0.5) and out.p90[1] == pytest.approx(100 * 1.25 ** 0.5)
+
+
+def test_scored_rows_are_the_last_origins_at_metric_horizons() -> None:
+    y = usable_history(load_bundled("usd_krw"))
+    err = run_backtest(y, {"naive": lambda: Naive(transform=Transform("logret", 2))}, n_origins=12,
+                       n_calibration=6, record_months=24)
+    assert err["origin_idx"].nunique() == 18
+    assert err["h"].max() == 18  # rows only where the actual is known: first origin 66 of 84 months
+    scored = err[err["scored"]]
+    assert scored["origin_idx"].nunique() == 12 and set(scored["h"]) == {1, 3, 6, 12}
+    assert scored["origin_idx"].min() == len(y) - 12
+    s = summarize(err).set_index("h")
+    assert s.loc[1, "n"] == 12 and s.loc[12, "n"] == 1

@@ -8,6 +8,7 @@ series the snapshot path builds from the same files.
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -188,3 +189,18 @@ def test_collect_indicators_invalid_key_keeps_everything(ray_session, make_setti
     assert not (settings.home / "indicators" / "base_rate.csv").exists()
     manifest = json.loads((settings.home / "indicators" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["base_rate"]["status"] == "missing"
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("ECOS_API_KEY") and os.environ.get("FINRAY_TEST_ECOS") == "1"),
+    reason="real ECOS contract test: set ECOS_API_KEY and FINRAY_TEST_ECOS=1",
+)
+def test_ecos_real_service_contract() -> None:
+    """The live StatisticSearch still answers in the shape the client and the fake assume."""
+    rows = fetch_series("https://ecos.bok.or.kr/api", os.environ["ECOS_API_KEY"], BASE_RATE, "201101", "201110",
+                        page_size=100)
+    live = normalize_monthly(INDICATORS["base_rate"], [observations_from_rows(rows, "M", "ecos", None)])
+    recorded = recorded_ecos_response()["StatisticSearch"]["row"]
+    assert len(rows) == len(recorded) == 10
+    assert set(recorded[0]) <= set(rows[0])  # every field the recorded response has
+    assert list(live.to_numpy()) == [float(r["DATA_VALUE"]) for r in recorded]

@@ -140,11 +140,21 @@ def test_publish_and_load_latest(tmp_path, trained_cpi) -> None:
     assert res.history[-1] == ("2025-12", 117.57)
     assert res.skill["model"] == res.model and {"1", "3", "6", "12"} <= set(res.skill["by_horizon"])
     assert res.unit == "2020=100" and "history ends 2025-12" in res.warning  # 11 months before t0
+    assert len(bundle.forecast("cpi", 24).months) == 24  # requests may ask for 1..24 months
     with pytest.raises(ValueError):
-        bundle.forecast("cpi", 13)
-    # the stored model predicts the stored forecast again
-    again = bundle.load_forecaster("cpi").predict(6)
-    assert np.allclose(again.median, res.median)
+        bundle.forecast("cpi", 25)
+    # the stored model predicts the stored forecast again; the served interval is its own interval
+    # scaled by the stored per-horizon calibration factors
+    from finray.forecasting.calibration import calibrate_forecast
+
+    factors = bundle.calibration("cpi")
+    assert sorted(factors) == list(range(1, 25)) and all(f.factor > 0 for f in factors.values())
+    raw = bundle.load_forecaster("cpi").predict(24)
+    served = calibrate_forecast(raw, factors, Transform("logret", 3))
+    full = bundle.forecast("cpi", 24)
+    assert np.allclose(raw.median, full.median)
+    assert np.allclose(served.p10, full.p10) and np.allclose(served.p90, full.p90)
+    assert res.skill["raw_coverage"] == res.skill["raw_coverage"]  # recorded (not NaN)
     # same content, later time → new version, same hash suffix; latest moves
     v2 = publish_version(tmp_path / "models", [trained_cpi], created_at=datetime(2026, 11, 23, tzinfo=UTC))
     assert v2 != v1 and v2[-8:] == v1[-8:]
@@ -152,7 +162,9 @@ def test_publish_and_load_latest(tmp_path, trained_cpi) -> None:
     manifest = json.loads((tmp_path / "models" / v2 / "manifest.json").read_text())
     assert set(manifest["files"]) == {"cpi/choice.json", "cpi/backtest.csv", "cpi/summary.csv",
                                       f"cpi/{'model.pt' if res.model == 'patchtst' else 'model.pkl'}"}
-    assert bundle.backtest("cpi")["origin"].nunique() == 12
+    bt = bundle.backtest("cpi")
+    assert bt["origin"].nunique() == 12 + 24  # scored origins + the calibration origins before them
+    assert bt.loc[bt["scored"], "origin"].nunique() == 12
 
 
 def test_staleness_warning_for_old_history() -> None:
@@ -172,7 +184,7 @@ def test_train_forecaster_job_publishes_a_version(ray_session, make_settings) ->
     bundle = load_latest(settings.home)
     assert bundle.indicators == ["base_rate", "usd_krw"]
     assert bundle.version == res.details[0]["version"]
-    assert bundle.manifest["config"]["n_origins"] == 12
+    assert bundle.manifest["config"]["n_origins"] == 12 and bundle.manifest["skipped_models"] == {}
     fc = bundle.forecast("base_rate", 12)
     assert fc.as_of == "2025-12" and fc.months[-1] == "2026-12"
     assert all(lo <= m <= hi for lo, m, hi in zip(fc.p10, fc.median, fc.p90, strict=True))
@@ -182,3 +194,19 @@ def test_train_forecaster_job_publishes_a_version(ray_session, make_settings) ->
     assert again.version == res2.details[0]["version"] != bundle.version
     files = {k: v for k, v in bundle.manifest["files"].items() if k.startswith("base_rate/")}
     assert len(files) == 4 and files == again.manifest["files"]
+
+
+def test_models_without_their_packages_are_left_out(monkeypatch) -> None:
+    """A clone without the `forecast` extra still trains the baselines (and says what it skipped)."""
+    import importlib.util
+
+    from finray.forecasting import MODELS, available_models
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("torch", "statsmodels") else real(name, *a))
+    ok, skipped = available_models(MODELS)
+    assert ok == ("naive", "seasonal_naive", "drift")
+    assert set(skipped) == {"ets", "patchtst"} and "torch" in skipped["patchtst"]
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    assert available_models(MODELS) == (MODELS, {})

@@ -4,8 +4,10 @@ Layout under a storage root (default ``settings.home / "models"``; any ``pyarrow
 ``s3://bucket/finray/models`` works the same)::
 
     <root>/<version>/manifest.json            what is inside + sha256 of every file
-    <root>/<version>/<indicator>/choice.json  served model, reason, skill, forecast, history
-    <root>/<version>/<indicator>/backtest.csv every scored (model, origin, horizon) forecast
+    <root>/<version>/<indicator>/choice.json  served model, reason, skill, calibrated forecast
+                                              (24 months), calibration factors, history
+    <root>/<version>/<indicator>/backtest.csv every backtest (model, origin, horizon) forecast,
+                                              raw and calibrated interval, ``scored`` flag
     <root>/<version>/<indicator>/summary.csv  per model × horizon metrics
     <root>/<version>/<indicator>/model.pt     PatchTST (torch state dict) — or model.pkl (baseline)
     <root>/latest                             the current version's name
@@ -54,6 +56,8 @@ class TrainedIndicator:
     model_format: str  # "torch" | "pickle"
     meta: dict[str, Any] = field(default_factory=dict)  # deterministic facts (hashed)
     timings: dict[str, float] = field(default_factory=dict)  # wall-clock (manifest only, not hashed)
+    raw_forecast: Forecast | None = None  # the model's own interval, before calibration
+    calibration: dict[int, dict[str, float]] = field(default_factory=dict)  # h → factor, n
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,13 @@ def indicator_files(t: TrainedIndicator) -> dict[str, bytes]:
         },
         "model_file": "model.pt" if t.model_format == "torch" else "model.pkl",
         "meta": t.meta,
+        "calibration": {str(h): v for h, v in sorted(t.calibration.items())},
     }
+    if t.raw_forecast is not None:
+        choice["forecast_raw"] = {
+            "p10": [float(x) for x in t.raw_forecast.p10],
+            "p90": [float(x) for x in t.raw_forecast.p90],
+        }
     return {
         f"{t.key}/choice.json": _json(choice),
         f"{t.key}/backtest.csv": _csv(t.errors),
@@ -205,7 +215,7 @@ class ModelBundle:
         return sorted(self.choices)
 
     def forecast(self, indicator: str, months: int = 12, history_months: int = 24) -> ForecastResult:
-        """The served forecast for the next ``months`` months (1..12) after the last observation."""
+        """The served (calibrated) forecast for the next ``months`` months after the last observation."""
         from finray.indicators.series import INDICATORS
 
         if indicator not in self.choices:
@@ -235,7 +245,11 @@ class ModelBundle:
         )
 
     def load_forecaster(self, indicator: str) -> Any:
-        """The fitted served model (PatchTST from its state dict, baselines unpickled)."""
+        """The fitted served model (PatchTST from its state dict, baselines unpickled).
+
+        Its ``predict`` gives the model's own interval; apply :meth:`calibration` with
+        :func:`~finray.forecasting.calibration.calibrate_forecast` to get the served one.
+        """
         fs, root = _fs(self.storage_uri)
         c = self.choices[indicator]
         data = _read(fs, f"{root}/{self.version}/{indicator}/{c['model_file']}")
@@ -244,6 +258,13 @@ class ModelBundle:
 
             return PatchTST.from_bytes(data)
         return pickle.loads(data)
+
+    def calibration(self, indicator: str) -> dict[int, Any]:
+        """Per-horizon interval factors of the served model (see ``finray.forecasting.calibration``)."""
+        from finray.forecasting.calibration import HorizonFactor
+
+        cal = self.choices[indicator].get("calibration") or {}
+        return {int(h): HorizonFactor(float(v["factor"]), int(v["n"])) for h, v in cal.items()}
 
     def backtest(self, indicator: str) -> pd.DataFrame:
         fs, root = _fs(self.storage_uri)
@@ -280,12 +301,21 @@ def load_version(storage_uri: str | Path, version: str) -> ModelBundle:
     return ModelBundle(str(storage_uri), version, manifest, choices)
 
 
-def load_latest(home: str | Path, storage_uri: str | None = None) -> ModelBundle:
-    """The version ``latest`` points to, under ``storage_uri`` or ``home / "models"``."""
-    uri = storage_uri or str(Path(home) / "models")
+def models_uri(home: str | Path, storage_uri: str | None = None) -> str:
+    """Where versions live: ``storage_uri`` if given, else ``<home>/models``."""
+    return storage_uri or str(Path(home) / "models")
+
+
+def latest_version(home: str | Path, storage_uri: str | None = None) -> str:
+    """The version name ``latest`` points to (one small read: cheap enough to poll)."""
+    uri = models_uri(home, storage_uri)
     fs, root = _fs(uri)
     pointer = f"{root}/{LATEST}"
     if not _exists(fs, pointer):
         raise ArtifactError(f"no trained forecaster at {uri} (run: python -m data_jobs train_forecaster)")
-    version = _read(fs, pointer).decode().strip()
-    return load_version(uri, version)
+    return _read(fs, pointer).decode().strip()
+
+
+def load_latest(home: str | Path, storage_uri: str | None = None) -> ModelBundle:
+    """The version ``latest`` points to, under ``storage_uri`` or ``home / "models"``."""
+    return load_version(models_uri(home, storage_uri), latest_version(home, storage_uri))

@@ -18,6 +18,12 @@ Metrics (per model × horizon, averaged over origins):
 Expensive models (``retrain_every > 1``) may be retrained only every few origins and re-anchored
 on the new history in between (:meth:`update`): the weights then saw *less* data than allowed,
 never more.
+
+Two kinds of rows: the **scored** ones (the last ``n_origins`` origins × the metric horizons
+1/3/6/12) that every metric above is computed on, and **calibration** rows — ``n_calibration``
+earlier origins, and every horizon 1..``record_months`` — that only feed the interval
+calibration (:mod:`finray.forecasting.calibration`), which needs resolved forecasts from before
+the first scored origin and factors for every month a user may ask for (1..24).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from finray.forecasting.transforms import Forecaster
 
 HORIZONS: tuple[int, ...] = (1, 3, 6, 12)
 N_ORIGINS = 24  # gives ≥ 13 scored origins at h = 12
+N_CALIBRATION = 24  # earlier origins whose resolved forecasts calibrate the first scored ones
+FORECAST_MONTHS = 24  # the longest forecast served (requests ask for 1..24 months)
 NAIVE = "naive"
 
 ModelFactory = Callable[[], Forecaster]
@@ -97,32 +105,59 @@ def run_backtest(
     n_origins: int = N_ORIGINS,
     min_train: int = 36,
     retrain_every: dict[str, int] | None = None,
+    n_calibration: int = 0,
+    record_months: int | None = None,
 ) -> pd.DataFrame:
-    """Backtest every model on the same origins; the long error table (see :func:`summarize`)."""
-    origins = rolling_origins(len(series), n_origins, min_train)
+    """Backtest every model on the same origins; the long error table (see :func:`summarize`).
+
+    Origins are the last ``n_origins + n_calibration`` cut points (as many as the series allows
+    above ``min_train``); the last ``n_origins`` of them are scored. Rows are written for every
+    horizon 1..``record_months`` (default: ``max(horizons)``); the ``scored`` column marks the
+    rows the metrics use.
+    """
+    origins = rolling_origins(len(series), n_origins + n_calibration, min_train)
+    scored_origins = set(origins[-n_origins:])
+    record = range(1, max(record_months or 0, max(horizons)) + 1)
     frames = [
-        backtest_model(series, name, make, origins, horizons, (retrain_every or {}).get(name, 1))
+        backtest_model(series, name, make, origins, record, (retrain_every or {}).get(name, 1))
         for name, make in factories.items()
     ]
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    out["scored"] = out["origin_idx"].isin(scored_origins) & out["h"].isin(list(horizons))
+    return out
+
+
+def scored_rows(errors: pd.DataFrame) -> pd.DataFrame:
+    """The rows metrics are computed on (all rows for tables without a ``scored`` column)."""
+    if "scored" not in errors.columns:
+        return errors
+    return errors[errors["scored"].astype(bool)]
 
 
 def summarize(errors: pd.DataFrame, naive: str = NAIVE) -> pd.DataFrame:
-    """Per model × horizon: n, MASE, relMASE (vs ``naive``), MAE, coverage, width."""
+    """Per model × horizon over the scored rows: n, MASE, relMASE (vs ``naive``), MAE, coverage,
+    width — and the uncalibrated ``raw_coverage``/``raw_width`` when the rows were calibrated."""
+    errors = scored_rows(errors)
     g = errors.groupby(["model", "h"], sort=True)
-    out = pd.DataFrame({
+    cols = {
         "n": g.size(),
         "mase": g["scaled_err"].mean(),
         "mae": g["abs_err"].mean(),
         "coverage": g["covered"].mean(),
         "width": g["width"].mean(),
-    }).reset_index()
+    }
+    raw = "raw_covered" in errors.columns
+    if raw:
+        cols["raw_coverage"] = g["raw_covered"].mean()
+        cols["raw_width"] = g["raw_width"].mean()
+    out = pd.DataFrame(cols).reset_index()
     if naive in set(out["model"]):
         base = out[out["model"] == naive].set_index("h")["mase"]
         out["rel_mase"] = out["mase"] / out["h"].map(base)
     else:
         out["rel_mase"] = np.nan
-    return out[["model", "h", "n", "mase", "rel_mase", "mae", "coverage", "width"]]
+    keep = ["model", "h", "n", "mase", "rel_mase", "mae", "coverage", "width"]
+    return out[keep + (["raw_coverage", "raw_width"] if raw else [])]
 
 
 def aggregate(summary: pd.DataFrame, errors: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -131,11 +166,18 @@ def aggregate(summary: pd.DataFrame, errors: pd.DataFrame | None = None) -> pd.D
     The geometric mean is the right average of ratios (a 0.5 and a 2.0 cancel out); coverage is
     pooled over all scored (origin, horizon) pairs when ``errors`` is given.
     """
+    if errors is not None:
+        errors = scored_rows(errors)
     rows = []
     for model, df in summary.groupby("model", sort=True):
         rel = df["rel_mase"].to_numpy(dtype=float)
         cov = (float(errors.loc[errors["model"] == model, "covered"].mean())
                if errors is not None else float(df["coverage"].mean()))
+        raw_cov = float("nan")
+        if errors is not None and "raw_covered" in errors.columns:
+            raw_cov = float(errors.loc[errors["model"] == model, "raw_covered"].mean())
+        elif "raw_coverage" in df.columns:
+            raw_cov = float(df["raw_coverage"].mean())
         rows.append({
             "model": model,
             "mase": float(df["mase"].mean()),
@@ -144,5 +186,6 @@ def aggregate(summary: pd.DataFrame, errors: pd.DataFrame | None = None) -> pd.D
             "coverage": cov,
             "width": float(df["width"].mean()),
             "n": int(df["n"].sum()),
+            "raw_coverage": raw_cov,
         })
     return pd.DataFrame(rows)

@@ -39,7 +39,7 @@ class PatchTSTSettings:
     """Architecture and training budget. Defaults are the production budget (≈ seconds/fit)."""
 
     context_length: int = 36
-    prediction_length: int = 12
+    prediction_length: int = 24  # the longest served forecast (requests ask for 1..24 months)
     patch_length: int = 6
     patch_stride: int = 6
     d_model: int = 32

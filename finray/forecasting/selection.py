@@ -4,7 +4,9 @@ Rule (from the RiskXpert issue, applied per indicator over the horizons 1/3/6/12
 
 1. serve the **Transformer** only if its relative MASE vs Naive is < 1 (geometric mean over the
    horizons) **and** its 80% interval coverage (pooled over all scored forecasts) is within
-   0.70–0.90 — a model that is accurate but whose intervals lie would mislead users about risk;
+   0.70–0.90 — a model that is accurate but whose intervals lie would mislead users about risk.
+   Coverage is that of the **calibrated** interval (:mod:`finray.forecasting.calibration`),
+   because that is the interval a user is shown;
 2. otherwise serve the **baseline with the lowest MASE** (mean over horizons; Naive is a
    baseline, so where nothing beats the random walk, Naive is served and says so).
 
@@ -46,6 +48,7 @@ class Skill:
     width: float
     n: int
     by_horizon: dict[int, dict[str, float]] = field(default_factory=dict)
+    raw_coverage: float = float("nan")  # the model's own (uncalibrated) interval, for reference
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -84,13 +87,13 @@ def skills(summary: pd.DataFrame, errors: pd.DataFrame | None = None) -> dict[st
     out: dict[str, Skill] = {}
     for model, row in agg.iterrows():
         per_h = summary[summary["model"] == model].set_index("h")
-        by_h = {
-            int(h): {k: _f(r[k]) for k in ("mase", "rel_mase", "mae", "coverage", "width", "n")}
-            for h, r in per_h.iterrows()
-        }
+        keys = [k for k in ("mase", "rel_mase", "mae", "coverage", "width", "n", "raw_coverage")
+                if k in per_h.columns]
+        by_h = {int(h): {k: _f(r[k]) for k in keys} for h, r in per_h.iterrows()}
         out[str(model)] = Skill(
             str(model), _f(row["mase"]), _f(row["rel_mase"]), _f(row["mae"]),
             _f(row["coverage"]), _f(row["width"]), int(row["n"]), by_h,
+            _f(row["raw_coverage"]) if "raw_coverage" in row else float("nan"),
         )
     return out
 
