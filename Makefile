@@ -17,11 +17,11 @@ DEMO_USERS ?= 1000
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[forecast]'
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[forecast,dev]'
 	touch $@
 
 install: $(VENV)/.base
@@ -50,26 +50,42 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "browser tests will skip; install: sudo apt-get install -y $$missing"; fi
 
+# RiskXpert's indicators and forecaster are built once: a re-run keeps the published model version
+# (retrain and publish a new one with `.venv/bin/python -m data_jobs train_forecaster`).
 jobs: install
 	mkdir -p $(FINRAY_HOME)
 	$(PY) -m data_jobs seed_users --users $(DEMO_USERS)
 	$(PY) -m data_jobs collect_products
 	$(PY) -m data_jobs embed_products
 	$(PY) -m data_jobs embed_users
-	$(PY) -m data_jobs collect_indicators
-	test -f $(FINRAY_HOME)/models/latest || $(PY) -m data_jobs train_forecaster
+	test -f $(FINRAY_HOME)/models/latest || { $(PY) -m data_jobs collect_indicators && $(PY) -m data_jobs train_forecaster; }
+
+# The local demo signs in without Kakao: dev login and one demo admin, unless the shell says
+# otherwise (`AUTH_DEV_LOGIN=false make up`). Exported before `ray start` and also written into the
+# deployed config (serve_apps/deploy_config.py), so a Ray that is already running gets them too.
+# Never in Kubernetes: the RayService takes serve_config.yaml itself and its settings from the
+# ConfigMap, which has no AUTH_DEV_LOGIN.
+serve: export AUTH_DEV_LOGIN ?= true
+serve: export AUTH_ADMIN_USER_IDS ?= U0000001
+SERVE_DEPLOY_CONFIG = $(FINRAY_HOME)/serve_config.deploy.yaml
 
 serve: install
 	@if ! $(VENV)/bin/ray status --address 127.0.0.1:$(RAY_PORT) >/dev/null 2>&1; then \
 	  $(VENV)/bin/ray start --head --port $(RAY_PORT) --num-cpus 2 \
 	    --dashboard-host 127.0.0.1 --dashboard-port $(DASHBOARD_PORT) --disable-usage-stats >/dev/null; \
 	fi
-	RAY_AUTH_MODE=$(or $(RAY_AUTH_MODE),token) RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve deploy serve_apps/serve_config.yaml
+	$(PY) -m serve_apps.deploy_config serve_apps/serve_config.yaml -o $(SERVE_DEPLOY_CONFIG) \
+	  --env FINRAY_HOME --env AUTH_DEV_LOGIN --env AUTH_ADMIN_USER_IDS
+	RAY_AUTH_MODE=$(or $(RAY_AUTH_MODE),token) RAY_DASHBOARD_ADDRESS=http://127.0.0.1:$(DASHBOARD_PORT) $(VENV)/bin/serve deploy $(SERVE_DEPLOY_CONFIG)
 	$(PY) -m serve_apps.wait_ready $(SERVE_URL)/ --timeout 180
 	@echo "serving:        $(SERVE_URL)/"
 	@echo "API docs:       $(SERVE_URL)/docs"
 	@echo "web app:        $(SERVE_URL)/app/"
 	@echo "Ray dashboard:  http://127.0.0.1:$(DASHBOARD_PORT)"
+	@if [ "$(AUTH_DEV_LOGIN)" = true ]; then \
+	  echo "dev login:      ON (AUTH_DEV_LOGIN=true, demo only) — sign in at $(SERVE_URL)/app/ or POST /api/v1/auth/dev-login"; \
+	else echo "dev login:      off (AUTH_DEV_LOGIN=$(AUTH_DEV_LOGIN)) — sign in with Kakao"; fi
+	@echo "admin users:    $(or $(AUTH_ADMIN_USER_IDS),none) (AUTH_ADMIN_USER_IDS)"
 
 up: jobs serve
 

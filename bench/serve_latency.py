@@ -19,11 +19,24 @@ user DB; questions and search texts are generated from templates × product kind
 amounts (thousands of distinct texts; the share of repeats is reported — a repeat hits the
 QueryEmbedder's vector memo).
 
+Clients authenticate like real ones: before any clock starts, every simulated user (``--users``)
+signs in once through ``POST /api/v1/auth/dev-login`` and every request carries that user's
+``Authorization: Bearer`` token — so the Serve figures include verifying the token (signature,
+claims, revocation check) and the rate-limit buckets, which the in-process pipeline does not do.
+Tokens that would expire during a phase are refreshed (``/api/v1/auth/refresh``) before that
+phase's clock starts, never during it. The Serve started here has dev login on and rate limits
+the load never reaches (16 clients share one loopback IP; the limiter still runs on every
+request). With ``--url`` the deployment must allow the same: ``AUTH_DEV_LOGIN=true`` (``make up``
+sets it) and per-IP/per-user limits above the load, e.g. ``RATE_LIMIT_IP_PER_MIN=100000
+RATE_LIMIT_IP_BURST=100000 RATE_LIMIT_USER_PER_MIN=100000 RATE_LIMIT_USER_BURST=10000`` in the
+environment ``ray start`` runs in; otherwise the run stops with the server's 403/429.
+
 Usage::
 
     FINRAY_HOME=var .venv/bin/python bench/serve_latency.py               # starts local Ray + Serve
     .venv/bin/python bench/serve_latency.py --url http://127.0.0.1:8000   # an existing deployment
     ... --results bench/RESULTS.md   # replace the "Serve latency" section with this run
+    ... --duration 3 --warmup 1 --serial 5 --users 50   # a smoke run (seconds): does everything work?
 
 Targets (issue 4, 2-core machine): recommendations p99 ≤ 250 ms at 16 concurrent; chat first
 token p95 ≤ 400 ms (offline generator); Serve overhead vs in-process ≤ 15 ms at p50.
@@ -52,6 +65,14 @@ sys.path.insert(0, str(ROOT))
 
 CONCURRENCY = 16
 SECTION = "## Serve latency"
+#: Settings of the Serve started here: dev login for the clients, limits the load never reaches.
+BENCH_SERVE_ENV = {
+    "AUTH_DEV_LOGIN": "true",
+    "RATE_LIMIT_IP_PER_MIN": "100000",
+    "RATE_LIMIT_IP_BURST": "100000",
+    "RATE_LIMIT_USER_PER_MIN": "100000",
+    "RATE_LIMIT_USER_BURST": "10000",
+}
 
 KINDS = ["정기예금", "적금", "연금저축", "펀드", "채권형 펀드", "배당주 펀드", "신용대출", "예금"]
 TERMS = ["6개월", "12개월", "24개월", "36개월", "1년", "2년", "3년"]
@@ -165,33 +186,108 @@ SAMPLER: LoadSampler | None = None
 
 
 # --------------------------------------------------------------------------------------------
+# authentication: one sign-in per simulated user, before any clock
+# --------------------------------------------------------------------------------------------
+class AuthError(RuntimeError):
+    """The deployment did not hand out tokens (dev login off, rate-limited, …): the message says why."""
+
+
+@dataclass
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_at: float  # time.monotonic() when the access token expires
+
+
+class Tokens:
+    """Access tokens of the simulated users, got through the real auth routes."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.sessions: dict[str, Session] = {}
+        self.logins = 0
+        self.refreshes = 0
+
+    def headers(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.sessions[user].access_token}"}
+
+    @staticmethod
+    def _session(r: httpx.Response, what: str) -> Session:
+        if r.status_code != 200:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text
+            hint = {403: " (is AUTH_DEV_LOGIN=true on the deployment?)",
+                    429: " (raise the deployment's RATE_LIMIT_IP_* / RATE_LIMIT_USER_* for a benchmark)"}
+            raise AuthError(f"{what}: HTTP {r.status_code}: {str(detail)[:200]}{hint.get(r.status_code, '')}")
+        body = r.json()
+        return Session(body["access_token"], body["refresh_token"], time.monotonic() + body["expires_in"])
+
+    async def sign_in(self, users: Sequence[str], parallel: int = 8) -> None:
+        """Dev-login every user not signed in yet (``parallel`` at a time)."""
+        todo = [u for u in dict.fromkeys(users) if u not in self.sessions]
+        gate = asyncio.Semaphore(parallel)
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=60) as client:
+            async def one(user: str) -> None:
+                async with gate:
+                    r = await client.post("/api/v1/auth/dev-login", json={"user_id": user})
+                self.sessions[user] = self._session(r, f"dev login as {user}")
+                self.logins += 1
+
+            await asyncio.gather(*(one(u) for u in todo))
+
+    async def fresh_for(self, seconds: float, parallel: int = 8) -> None:
+        """Refresh (rotate) every token that would expire within ``seconds`` — between phases."""
+        deadline = time.monotonic() + seconds
+        stale = [u for u, s in self.sessions.items() if s.expires_at <= deadline]
+        if not stale:
+            return
+        gate = asyncio.Semaphore(parallel)
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=60) as client:
+            async def one(user: str) -> None:
+                async with gate:
+                    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": self.sessions[user].refresh_token})
+                self.sessions[user] = self._session(r, f"token refresh for {user}")
+                self.refreshes += 1
+
+            await asyncio.gather(*(one(u) for u in stale))
+
+
+# --------------------------------------------------------------------------------------------
 # HTTP requests (one call = one request, fully read)
 # --------------------------------------------------------------------------------------------
-async def recommend(client: httpx.AsyncClient, run: Run, rng: random.Random, users: Sequence[str]) -> None:
+async def recommend(client: httpx.AsyncClient, run: Run, rng: random.Random, users: Sequence[str], tokens: Tokens) -> None:
     user = rng.choice(users)
     params: dict[str, Any] = {"k": 5}
     if rng.random() < 0.3:
         params["type"] = rng.choice(["deposit", "saving", "fund"])
-    r = await client.get(f"/api/v1/recommendations/{user}", params=params)
+    r = await client.get(f"/api/v1/recommendations/{user}", params=params, headers=tokens.headers(user))
     r.raise_for_status()
     if not r.json()["items"] and params.get("type") is None:
         raise RuntimeError("empty recommendation")
 
 
-async def search(client: httpx.AsyncClient, run: Run, rng: random.Random, queries: Sequence[str]) -> None:
+async def search(
+    client: httpx.AsyncClient, run: Run, rng: random.Random, queries: Sequence[str], users: Sequence[str], tokens: Tokens,
+) -> None:
     q = rng.choice(queries)
     run.sent.append(q)
-    r = await client.get("/api/v1/products/search", params={"q": q, "k": 10})
+    r = await client.get("/api/v1/products/search", params={"q": q, "k": 10}, headers=tokens.headers(rng.choice(users)))
     r.raise_for_status()
 
 
-async def chat(client: httpx.AsyncClient, run: Run, rng: random.Random, users: Sequence[str], questions: Sequence[str], started: float) -> None:
+async def chat(
+    client: httpx.AsyncClient, run: Run, rng: random.Random, users: Sequence[str], questions: Sequence[str],
+    tokens: Tokens, started: float,
+) -> None:
     q = rng.choice(questions)
     run.sent.append(q)
-    body = {"user_id": rng.choice(users), "question": q, "k": 3}
+    user = rng.choice(users)
+    body = {"user_id": user, "question": q, "k": 3}
     first: float | None = None
     done = False
-    async with client.stream("POST", "/api/v1/chat/stream", json=body) as r:
+    async with client.stream("POST", "/api/v1/chat/stream", json=body, headers=tokens.headers(user)) as r:
         r.raise_for_status()
         buffer = ""
         async for chunk in r.aiter_text():
@@ -296,7 +392,7 @@ class LocalPipeline:
 
 
 def overhead_runs(url: str, home: str, users: Sequence[str], queries: Sequence[str], questions: Sequence[str],
-                  n: int, seed: int) -> tuple[list[Run], list[Run]]:
+                  n: int, seed: int, tokens: Tokens) -> tuple[list[Run], list[Run]]:
     """One request at a time, alternating Serve and in-process with the same inputs.
 
     Alternating (A, B, A, B …) makes both see the same background load, which on a shared
@@ -310,14 +406,15 @@ def overhead_runs(url: str, home: str, users: Sequence[str], queries: Sequence[s
     async def via_serve(client: httpx.AsyncClient, name: str, run: Run, args: tuple) -> None:
         t = time.perf_counter()
         if name == "recommendations":
-            r = await client.get(f"/api/v1/recommendations/{args[0]}", params={"k": 5})
+            r = await client.get(f"/api/v1/recommendations/{args[0]}", params={"k": 5}, headers=tokens.headers(args[0]))
             r.raise_for_status()
         elif name == "search":
-            r = await client.get("/api/v1/products/search", params={"q": args[0], "k": 10})
+            r = await client.get("/api/v1/products/search", params={"q": args[0], "k": 10}, headers=tokens.headers(args[1]))
             r.raise_for_status()
         else:
             first = None
-            async with client.stream("POST", "/api/v1/chat/stream", json={"user_id": args[0], "question": args[1], "k": 3}) as r:
+            async with client.stream("POST", "/api/v1/chat/stream", json={"user_id": args[0], "question": args[1], "k": 3},
+                                     headers=tokens.headers(args[0])) as r:
                 r.raise_for_status()
                 buf = ""
                 async for chunk in r.aiter_text():
@@ -345,7 +442,7 @@ def overhead_runs(url: str, home: str, users: Sequence[str], queries: Sequence[s
                 for i in range(n + 3):
                     args: tuple = (
                         (rng.choice(users),) if name == "recommendations"
-                        else (rng.choice(queries),) if name == "search"
+                        else (rng.choice(queries), rng.choice(users)) if name == "search"
                         else (rng.choice(users), rng.choice(questions))
                     )
                     warm = i < 3
@@ -384,7 +481,7 @@ def start_serve(home: str) -> str:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config={"enable_access_log": False})
-    serve.run(build_app({"FINRAY_HOME": home}), name="finray-bench", route_prefix="/")
+    serve.run(build_app({"FINRAY_HOME": home, **BENCH_SERVE_ENV}), name="finray-bench", route_prefix="/")
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -444,7 +541,8 @@ def report(args: argparse.Namespace, info: dict[str, Any], loaded: list[Run], se
         f"load average {info['load_before']} before and {info['load_after']} after the run "
         "(1/5/15 min — the machine is shared with other engineers' jobs, so every figure includes their load; "
         "the *load avg* column is the mean 1-min load while that row was measured, 2.0 = both cores busy). "
-        f"`{info['command']}`; data: {info['data']}.",
+        f"`{info['command']}`; data: {info['data']}. Every request carries a Bearer token ({info['auth']}); "
+        "the Serve rows therefore include token verification and rate limiting, the in-process rows do not.",
         "",
         f"### Under load: {args.concurrency} concurrent clients, closed loop, {args.duration:.0f} s per endpoint (after {args.warmup:.0f} s warm-up)",
         "",
@@ -512,6 +610,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=CONCURRENCY)
     ap.add_argument("--serial", type=int, default=150, help="requests per endpoint for the overhead comparison")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--users", type=int, default=1000, help="simulated users (each signs in once before the clock)")
     ap.add_argument("--results", type=Path, help="write the section into this RESULTS.md")
     ap.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE",
@@ -528,7 +627,9 @@ def main() -> int:
         if not sep or not key:
             ap.error(f"--env expects KEY=VALUE, got {item!r}")
         os.environ[key] = value
-    users = user_ids(home)
+    if args.users < 1:
+        ap.error("--users must be ≥ 1")
+    users = user_ids(home, args.users)
     if not users:
         ap.error(f"no users in {home}: run `make jobs` (or the data_jobs) first")
     rng = random.Random(args.seed)
@@ -551,15 +652,27 @@ def main() -> int:
         f"{len(users):,} users"
     )
     try:
-        loaded = [
-            asyncio.run(closed_loop(url, "recommendations", recommend, args.duration, args.concurrency, args.seed,
-                                    args.warmup, users=users)),
-            asyncio.run(closed_loop(url, "search (hybrid)", search, args.duration, args.concurrency, args.seed,
-                                    args.warmup, queries=queries)),
-            asyncio.run(closed_loop(url, "chat stream", chat, args.duration, args.concurrency, args.seed,
-                                    args.warmup, users=users, questions=questions)),
-        ]
-        serial, local = overhead_runs(url, home, users, queries, questions, args.serial, args.seed + 1)
+        tokens = Tokens(url)
+        t = time.perf_counter()
+        asyncio.run(tokens.sign_in(users))
+        info["auth"] = f"{tokens.logins:,} users signed in through dev login in {time.perf_counter() - t:.1f} s before the clocks"
+        phase_s = args.warmup + args.duration + 60  # a token must outlive the phase about to start
+        loaded = []
+        for name, call, kw in (
+            ("recommendations", recommend, {"users": users}),
+            ("search (hybrid)", search, {"queries": queries, "users": users}),
+            ("chat stream", chat, {"users": users, "questions": questions}),
+        ):
+            asyncio.run(tokens.fresh_for(phase_s))
+            loaded.append(asyncio.run(closed_loop(url, name, call, args.duration, args.concurrency, args.seed,
+                                                  args.warmup, tokens=tokens, **kw)))
+        asyncio.run(tokens.fresh_for(600))  # the serial comparison: 3 × (n + 3) requests one at a time
+        serial, local = overhead_runs(url, home, users, queries, questions, args.serial, args.seed + 1, tokens)
+        if tokens.refreshes:
+            info["auth"] += f"; {tokens.refreshes:,} tokens refreshed between phases"
+    except AuthError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     finally:
         if not args.url:
             stop_serve()

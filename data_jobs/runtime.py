@@ -34,11 +34,20 @@ class JobResult:
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
 
+#: Settings (``finray/config.py``) a local Ray's workers and Serve replicas get from the driver's
+#: environment: ``ray.init`` here passes them as the job's ``runtime_env``, which every task,
+#: actor and replica started under this driver inherits.
+FORWARDED_ENV_PREFIXES = (
+    "FINRAY_", "GOOGLE_", "GEMINI_", "MONGODB_", "REDIS_", "FINLIFE_", "ECOS_", "DATA_GO_KR_",
+    "AUTH_", "KAKAO_", "SLACK_", "RATE_LIMIT_", "ALERT_", "MAX_REQUEST_", "TRUSTED_PROXY_",
+)
+
+
 def ensure_ray(num_cpus: int | None = None) -> None:
     """Join ``RAY_ADDRESS`` if set (KubeRay, `ray start`), else start a local Ray once."""
     if ray.is_initialized():
         return
-    env = {k: v for k, v in os.environ.items() if k.startswith(("FINRAY_", "GOOGLE_", "GEMINI_", "MONGODB_", "REDIS_", "FINLIFE_", "ECOS_", "DATA_GO_KR_"))}
+    env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
     kwargs: dict[str, Any] = {
         "runtime_env": {"env_vars": env} if env else None,
         "log_to_driver": False,

@@ -11,6 +11,12 @@ threads without blocking and writes them in one :meth:`~finray.stores.base.Store
 call per flush (every ``flush_interval_s`` or ``max_batch`` logs). A failed write is retried on
 the next flush (logs are kept, oldest first, up to ``max_pending``); :meth:`close` flushes what
 is left. Feedback is *not* buffered: a dislike must take effect on the very next recommendation.
+
+PII: customers type phone, account and card numbers into a chat, so what is stored is masked
+(:func:`finray.privacy.redact_chat_text`): every chat log (chat, recommendation, forecast) passes
+through :class:`BufferedLogWriter`, which masks question and answer just before the store write —
+on its own thread, off the answer's path — and :func:`feedback_record` masks the comment. The
+customer still sees their own answer unmasked; only what is stored is masked.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from finray.privacy import redact_chat_text
 from finray.stores.base import ChatLog, Feedback, Store
 
 log = logging.getLogger(__name__)
@@ -79,6 +86,13 @@ def answer_log(
     )
 
 
+def masked(entry: ChatLog) -> ChatLog:
+    """The log as it may be stored: PII masked in question and answer (masking twice is a no-op)."""
+    return entry.model_copy(
+        update={"question": redact_chat_text(entry.question), "answer": redact_chat_text(entry.answer)}
+    )
+
+
 def feedback_record(
     *,
     user_id: str,
@@ -93,7 +107,7 @@ def feedback_record(
         target=target,
         target_id=target_id,
         rating=rating,
-        comment=(comment or "").strip() or None,
+        comment=redact_chat_text((comment or "").strip()) or None,
         created_at=utc_now(),
     )
 
@@ -154,6 +168,7 @@ class BufferedLogWriter:
                     batch = [self._pending.popleft() for _ in range(n)]
                 if not batch:
                     return total
+                batch = [masked(entry) for entry in batch]  # PII never reaches the store
                 try:
                     self._store.add_chat_logs(batch)
                 except Exception as err:  # noqa: BLE001 - keep the logs, retry on the next flush

@@ -4,9 +4,10 @@
 
     HTTP ─▶ Ingress (FastAPI) ─┬─▶ QueryEmbedder            (search: embed the query)
                                ├─▶ Retriever                (search)
-                               └─▶ Advisor (LangGraph) ─┬─▶ QueryEmbedder
-                                                        ├─▶ Retriever
-                                                        └─▶ Reranker ─▶ Retriever (vectors)
+                               ├─▶ Advisor (LangGraph) ─┬─▶ QueryEmbedder
+                               │                        ├─▶ Retriever
+                               │                        └─▶ Reranker ─▶ Retriever (vectors)
+                               └─▶ Forecaster               (RiskXpert: forecasts, narrative, cache)
 
 Each ``.bind()`` result is one deployment; passing the same one to several constructors gives
 them handles to the same replicas.
@@ -20,6 +21,7 @@ from ray.serve import Application
 from ray.serve.deployment import Deployment
 
 from serve_apps.advisor import Advisor
+from serve_apps.forecaster import Forecaster
 from serve_apps.ingress import Ingress
 from serve_apps.query_embedder import QueryEmbedder
 from serve_apps.reranker import Reranker
@@ -45,7 +47,8 @@ def build_app(env_vars: Mapping[str, str] | None = None) -> Application:
     retriever = d(Retriever).bind()
     reranker = d(Reranker).bind(retriever)
     advisor = d(Advisor).bind(embedder, retriever, reranker)
-    return d(Ingress).bind(embedder=embedder, retriever=retriever, advisor=advisor)
+    forecaster = d(Forecaster).bind()  # starts without a published model too: forecasts answer 503
+    return d(Ingress).bind(embedder=embedder, retriever=retriever, advisor=advisor, forecaster=forecaster)
 
 
 app = build_app()

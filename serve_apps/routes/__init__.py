@@ -1,30 +1,46 @@
 """HTTP routers of the ingress, one APIRouter module per area, mounted in ONE place: ``ROUTERS``.
 
-``serve_apps.api.create_app`` includes every :class:`Mount` in order. To plug something in:
+``serve_apps.api.create_app`` includes every :class:`Mount` in order; every dependency in
+``Mount.dependencies`` runs before each route of that router. Who may call what is therefore
+readable here, in one table:
 
-* a new area (e.g. RiskXpert): write ``routes/forecast.py`` with ``router = APIRouter(...)``,
-  import it here and add ``Mount(forecast.router, API_V1)``; its deployment handle is passed in
-  ``serve_apps/app.py`` (``Ingress.bind(..., forecaster=Forecaster.bind())``) and reached with
-  ``Depends(serve_apps.deps.handle("forecaster"))``.
-* auth: add ``Mount(auth.router)`` and give the other mounts their dependencies — every
-  dependency in ``Mount.dependencies`` runs before each route of that router, e.g.
-  ``(Depends(require_user),)`` for the API, ``(Depends(require_admin),)`` for ``admin``, and
-  ``(Depends(require_self),)`` for ``recommendations`` and ``users`` (every route there has a
-  ``user_id`` path parameter, validated by ``USER_ID_PATTERN``). Routes taking ``user_id`` in a
-  JSON body (``chat``, ``feedback``) check it in the handler with the same pattern.
+* public: ``GET /`` (status, also the liveness probe), ``/app`` (the web front end's static
+  files), ``/api/v1/auth/...`` (login, refresh, logout; they rate-limit per IP themselves);
+* everything else under ``/api/v1`` first runs :func:`~serve_apps.security.rate_limit` — the
+  per-IP bucket, then a valid access token (401), then the caller's per-user bucket (429). Routes
+  behind the LLM (chat, forecasts) cost :data:`LLM_COST` tokens, the rest one;
+* ``recommendations`` and ``users`` (every route has a ``user_id`` path parameter) add
+  :func:`~serve_apps.security.require_self`: the caller's own id, or an admin (403);
+* ``admin`` adds :func:`~serve_apps.security.require_admin` (``AUTH_ADMIN_USER_IDS``, 403);
+* ``chat`` and ``feedback`` take ``user_id`` in the JSON body and check it in the handler
+  (:func:`~serve_apps.security.ensure_self`); ``forecast/stream`` (an optional ``user_id`` in
+  the body names whose chat log the conversation is) is checked by :func:`forecast_user_is_caller`.
+
+To plug in a new area: write ``routes/<area>.py`` with ``router = APIRouter(...)``, import it
+here and add a ``Mount`` with the dependencies above; a new deployment's handle is passed in
+``serve_apps/app.py`` (``Ingress.bind(..., name=Deployment.bind())``) and reached with
+``Depends(serve_apps.deps.handle("name"))``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
-from serve_apps.routes import admin, chat, feedback, products, recommendations, status, users
+from finray.auth import Principal
+from serve_apps.routes import (
+    admin, auth, chat, feedback, forecast, products, recommendations, status, users, web,
+)
+from serve_apps.security import (
+    ERROR_RESPONSES, ensure_self, rate_limit, require_admin, require_self, require_user,
+)
 
 API_V1 = "/api/v1"
+#: Rate-limit tokens a request behind the LLM takes (chat, forecasts); other routes take one.
+LLM_COST = 5
 
 
 @dataclass(frozen=True)
@@ -32,14 +48,41 @@ class Mount:
     router: APIRouter
     prefix: str = ""
     dependencies: Sequence[Any] = ()  # FastAPI ``Depends(...)`` run before every route of the router
+    responses: Mapping[int | str, dict[str, Any]] = field(default_factory=dict)  # extra OpenAPI responses
+
+
+def api(router: APIRouter, *dependencies: Any, cost: float = 1.0) -> Mount:
+    """A protected ``/api/v1`` router: rate limit + access token first, then ``dependencies``."""
+    return Mount(router, API_V1, (Depends(rate_limit(cost=cost)), *dependencies), ERROR_RESPONSES)
+
+
+async def forecast_user_is_caller(request: Request, principal: Principal = Depends(require_user)) -> None:
+    """403 when ``POST /forecast/stream`` names another customer's ``user_id`` in its body.
+
+    The RiskXpert router stores the conversation under that id, so a caller must not name
+    someone else's (admins may). Reads the JSON body FastAPI has already read and cached on the
+    request; anything malformed is left to the route's own validation (422).
+    """
+    if request.method != "POST" or not request.url.path.endswith("/forecast/stream"):
+        return
+    try:
+        body = await request.json()
+    except ValueError:
+        return
+    user_id = body.get("user_id") if isinstance(body, dict) else None
+    if isinstance(user_id, str):
+        ensure_self(principal, user_id)
 
 
 ROUTERS: tuple[Mount, ...] = (
     Mount(status.router),
-    Mount(products.router, API_V1),
-    Mount(recommendations.router, API_V1),
-    Mount(chat.router, API_V1),
-    Mount(feedback.router, API_V1),
-    Mount(users.router, API_V1),
-    Mount(admin.router, API_V1),
+    Mount(auth.router),  # its own prefix, /api/v1/auth
+    Mount(web.router),  # /app: static files, no data
+    api(products.router),
+    api(recommendations.router, Depends(require_self)),
+    api(chat.router, cost=LLM_COST),
+    api(feedback.router),
+    api(users.router, Depends(require_self)),
+    api(admin.router, Depends(require_admin)),
+    api(forecast.router, Depends(forecast_user_is_caller), cost=LLM_COST),
 )

@@ -13,10 +13,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from finray.agent.service import AdviceDelta, AdviceMeta, AdviceRequest, AdviceResult
+from finray.auth import Principal
 from finray.chatlog import new_log_id
 from finray.stores.base import ProductFilters
 from serve_apps import sse
@@ -25,6 +26,7 @@ from serve_apps.api_models import ChatDelta, ChatDone, ChatMeta, ChatRequest, Er
 from serve_apps.deps import RequestIdDep, Services, ServicesDep
 from serve_apps.errors import Unavailable, first_line
 from serve_apps.observability import log
+from serve_apps.security import ensure_self, require_user
 
 router = APIRouter(tags=["chat"])
 
@@ -36,13 +38,17 @@ _STREAM_DOC = {
         ),
         "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}},
     },
+    403: {"model": ErrorBody, "description": "user_id is not the signed-in user's"},
     404: {"model": ErrorBody, "description": "no such user"},
 }
 
 
 @router.post("/chat/stream", response_class=StreamingResponse, responses=_STREAM_DOC, summary="Ask the advisor (SSE stream)")
-async def chat_stream(body: ChatRequest, services: ServicesDep, request_id: RequestIdDep) -> StreamingResponse:
+async def chat_stream(
+    body: ChatRequest, services: ServicesDep, request_id: RequestIdDep, principal: Principal = Depends(require_user),
+) -> StreamingResponse:
     started = time.perf_counter()
+    ensure_self(principal, body.user_id)  # 403: the answer and its log belong to body.user_id
     request = AdviceRequest(
         user_id=body.user_id,
         question=body.question.strip(),

@@ -6,13 +6,15 @@ the product from the very next recommendation, and a like must boost it.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from finray.auth import Principal
 from finray.chatlog import feedback_record
 from finray.users.db import fetch_user
 from serve_apps.api_models import ErrorBody, FeedbackRequest, FeedbackResponse
 from serve_apps.deps import ServicesDep
 from serve_apps.errors import NotFound
+from serve_apps.security import ensure_self, require_user
 
 router = APIRouter(tags=["feedback"])
 
@@ -21,11 +23,15 @@ router = APIRouter(tags=["feedback"])
     "/chat/feedback",
     response_model=FeedbackResponse,
     status_code=201,
-    responses={404: {"model": ErrorBody, "description": "unknown user or product"}},
+    responses={403: {"model": ErrorBody, "description": "user_id is not the signed-in user's"},
+               404: {"model": ErrorBody, "description": "unknown user or product"}},
     summary="Like or dislike a product or an answer",
 )
-def post_feedback(body: FeedbackRequest, services: ServicesDep) -> FeedbackResponse:
+def post_feedback(
+    body: FeedbackRequest, services: ServicesDep, principal: Principal = Depends(require_user),
+) -> FeedbackResponse:
     # A sync route: FastAPI runs it in the threadpool, so the blocking store calls are fine here.
+    ensure_self(principal, body.user_id)  # 403: a customer rates only for themselves
     if fetch_user(services.user_db, body.user_id) is None:
         raise NotFound(f"user {body.user_id} does not exist")
     if body.target == "product" and not services.store.get_products([body.target_id]):

@@ -1,0 +1,131 @@
+"""The Serve config ``make serve`` deploys: ``serve_config.yaml`` plus chosen settings of this shell.
+
+Why it exists: with ``ray start`` + ``serve deploy`` the replicas read their settings from the
+environment the Ray cluster was started with, and ``make serve`` starts Ray only when it is not
+running already. A second ``make up`` with other settings (``AUTH_DEV_LOGIN=false make up``,
+another ``FINRAY_HOME``) would then silently keep the first run's. Writing the chosen variables
+into the application's ``runtime_env.env_vars`` makes every deploy state them explicitly, so the
+replicas get what this shell says whatever Ray was started with — and a repeated deploy of the
+same settings changes nothing.
+
+``serve_apps/serve_config.yaml`` itself stays as it is: the RayService embeds it, and in a pod
+the settings come from the ConfigMap and the Secret (where ``AUTH_DEV_LOGIN`` is never set).
+
+Only variables named with ``--env`` are copied, never the whole environment, and names that look
+like credentials are refused: a Serve config is shown by ``serve config`` and the Ray dashboard.
+Values are checked with :func:`finray.config.load_settings` first, so a bad one stops the deploy
+with the usual one-line error.
+
+Usage (what the Makefile runs)::
+
+    python -m serve_apps.deploy_config serve_apps/serve_config.yaml -o var/serve_config.deploy.yaml \\
+        --env FINRAY_HOME --env AUTH_DEV_LOGIN --env AUTH_ADMIN_USER_IDS
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from finray.config import SettingsError, load_settings
+
+#: Parts of a variable name that mark a credential (kept out of the Serve config).
+SECRET_MARKERS = ("SECRET", "KEY", "TOKEN", "PASSWORD", "PASSWD", "_URL", "_URI", "WEBHOOK")
+#: Variables holding a path: made absolute (replicas do not run in this directory).
+PATH_VARIABLES = frozenset({"FINRAY_HOME"})
+
+
+class DeployConfigError(ValueError):
+    """The config cannot be written as asked; the message says what to change."""
+
+
+def pick_env(names: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """``NAME`` (its value in ``environ``) or ``NAME=value`` items → the variables to set.
+
+    A named variable that is not set is an error rather than silently left to Ray's environment
+    (which is exactly what this module exists to avoid).
+    """
+    out: dict[str, str] = {}
+    for item in names:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not name or not name.replace("_", "").isalnum() or not name.isupper():
+            raise DeployConfigError(f"--env {item!r}: expected NAME or NAME=value with an upper-case NAME")
+        if any(marker in name for marker in SECRET_MARKERS):
+            raise DeployConfigError(
+                f"--env {name}: looks like a credential; a Serve config is shown by `serve config` and the "
+                "dashboard — leave it in the environment Ray is started with"
+            )
+        if not sep:
+            if name not in environ:
+                raise DeployConfigError(f"--env {name}: not set in this environment (give NAME=value)")
+            value = environ[name]
+        if name in PATH_VARIABLES:
+            value = str(Path(value).expanduser().resolve())
+        out[name] = value
+    return out
+
+
+def with_env(config: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of a Serve config whose every application sets ``env`` in its replicas.
+
+    Variables the file already sets in an application's ``runtime_env.env_vars`` are overridden
+    by ``env``; everything else in the file is kept as written.
+    """
+    apps = config.get("applications")
+    if not isinstance(apps, list) or not apps:
+        raise DeployConfigError("expected a Serve config with 'applications' (the form `serve build` writes)")
+    out = copy.deepcopy(config)
+    for app in out["applications"]:
+        runtime_env = dict(app.get("runtime_env") or {})
+        runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **env}
+        app["runtime_env"] = runtime_env
+    return out
+
+
+def write_deploy_config(source: Path, target: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """Check the settings, then write ``source`` with ``env`` to ``target`` (atomically)."""
+    try:
+        load_settings(**env)
+    except SettingsError as err:
+        raise DeployConfigError(str(err)) from None
+    try:
+        config = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeployConfigError(f"{source}: Serve config not found") from None
+    if not isinstance(config, dict):
+        raise DeployConfigError(f"{source}: not a Serve config (a YAML mapping)")
+    out = with_env(config, env)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    header = f"# Generated by serve_apps/deploy_config.py from {source}; edit that file, not this one.\n"
+    tmp.write_text(header + yaml.safe_dump(out, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.replace(target)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("source", type=Path, help="the Serve config (serve_apps/serve_config.yaml)")
+    ap.add_argument("-o", "--output", type=Path, required=True, help="where to write the deploy config")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
+                    help="a setting for every replica (repeatable); NAME alone copies its value from here")
+    args = ap.parse_args(argv)
+    try:
+        env = pick_env(args.env, os.environ)
+        write_deploy_config(args.source, args.output, env)
+    except DeployConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
