@@ -27,9 +27,11 @@ from ray import serve
 from finray.forecasting import TrainConfig, train_indicator
 from finray.forecasting.artifacts import publish_version
 from finray.indicators.series import load_bundled, usable_history
+from finray.auth import Principal
 from serve_apps import sse
 from serve_apps.forecaster import Forecaster
 from serve_apps.routes.forecast import router
+from serve_apps.security import require_user
 
 pytestmark = pytest.mark.ray
 CFG = TrainConfig(models=("naive", "drift"), n_origins=12, n_calibration=12)
@@ -37,6 +39,19 @@ KEYS = ("base_rate", "usd_krw", "cpi")
 
 
 # --- the test-only ingress ---------------------------------------------------------------------
+CALLER = "U0000007"
+
+
+def forecast_test_app() -> FastAPI:
+    """The router alone; the caller is a signed-in customer (tokens are tested with the real
+    ingress in tests/test_serve_app.py, this module tests the forecast path)."""
+    app = FastAPI()
+    app.dependency_overrides[require_user] = lambda: Principal(
+        user_id=CALLER, session_id="test", token_id="test", expires_at=2**31)
+    app.include_router(router, prefix="/api/v1")
+    return app
+
+
 @serve.deployment(ray_actor_options={"num_cpus": 0})
 @serve.ingress()
 class ForecastTestIngress:
@@ -44,9 +59,8 @@ class ForecastTestIngress:
         self._services = SimpleNamespace(forecaster=forecaster)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        app = FastAPI()
+        app = forecast_test_app()
         app.state.services = self._services
-        app.include_router(router, prefix="/api/v1")
         return app
 
 
@@ -226,8 +240,7 @@ def test_no_published_model_is_503_until_one_is_published(serve_base: str, homes
 
 
 def test_router_without_a_forecaster_handle_answers_503() -> None:
-    app = FastAPI()
-    app.include_router(router, prefix="/api/v1")
+    app = forecast_test_app()
     with TestClient(app) as client:
         r = client.post("/api/v1/forecast", json={"indicators": ["cpi"]})
         assert r.status_code == 503 and "forecaster" in r.json()["detail"]
@@ -300,10 +313,9 @@ def test_ingress_copy_then_forecaster_cache_then_new_version(homes: dict, tmp_pa
     service = RiskXpert(lambda: load_latest(home), cache=InProcessCache(), reload_interval_s=0.0)
     handle = FakeForecasterHandle(service)
     clock = [1000.0]
-    app = FastAPI()
+    app = forecast_test_app()
     app.state.services = SimpleNamespace(forecaster=handle)
     app.state.riskxpert_answers = routes.IngressAnswers(clock=lambda: clock[0])
-    app.include_router(router, prefix="/api/v1")
     body = {"indicators": ["usd_krw"], "months": 3, "question": "환율은요?"}
     with TestClient(app) as client:
         def ask() -> dict:

@@ -689,7 +689,7 @@ def test_forecast_stream_is_stored_under_the_caller_with_pii_masked(
     user = serve_home.embedded_users[21]
     question = f"환율이 오르면 어떡하죠? 답변은 010-9876-5432 로 주세요 ({uuid.uuid4().hex[:6]})"
     r = client.post("/api/v1/forecast/stream", headers=auth.headers(user),
-                    json={"indicators": ["usd_krw"], "months": 3, "question": question, "user_id": user})
+                    json={"indicators": ["usd_krw"], "months": 3, "question": question})  # no user_id: the caller's
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse.parse(r.text)
     names = [n for n, _ in events]

@@ -14,7 +14,7 @@ readable here, in one table:
 * ``admin`` adds :func:`~serve_apps.security.require_admin` (``AUTH_ADMIN_USER_IDS``, 403);
 * ``chat`` and ``feedback`` take ``user_id`` in the JSON body and check it in the handler
   (:func:`~serve_apps.security.ensure_self`); ``forecast/stream`` (an optional ``user_id`` in
-  the body names whose chat log the conversation is) is checked by :func:`forecast_user_is_caller`.
+  the body names whose chat log the conversation is) checks it in the handler the same way.
 
 To plug in a new area: write ``routes/<area>.py`` with ``router = APIRouter(...)``, import it
 here and add a ``Mount`` with the dependencies above; a new deployment's handle is passed in
@@ -28,14 +28,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
-from finray.auth import Principal
 from serve_apps.routes import (
     admin, auth, chat, feedback, forecast, products, recommendations, status, users, web,
 )
 from serve_apps.security import (
-    ERROR_RESPONSES, ensure_self, rate_limit, require_admin, require_self, require_user,
+    ERROR_RESPONSES, rate_limit, require_admin, require_self,
 )
 
 API_V1 = "/api/v1"
@@ -56,24 +55,6 @@ def api(router: APIRouter, *dependencies: Any, cost: float = 1.0) -> Mount:
     return Mount(router, API_V1, (Depends(rate_limit(cost=cost)), *dependencies), ERROR_RESPONSES)
 
 
-async def forecast_user_is_caller(request: Request, principal: Principal = Depends(require_user)) -> None:
-    """403 when ``POST /forecast/stream`` names another customer's ``user_id`` in its body.
-
-    The RiskXpert router stores the conversation under that id, so a caller must not name
-    someone else's (admins may). Reads the JSON body FastAPI has already read and cached on the
-    request; anything malformed is left to the route's own validation (422).
-    """
-    if request.method != "POST" or not request.url.path.endswith("/forecast/stream"):
-        return
-    try:
-        body = await request.json()
-    except ValueError:
-        return
-    user_id = body.get("user_id") if isinstance(body, dict) else None
-    if isinstance(user_id, str):
-        ensure_self(principal, user_id)
-
-
 ROUTERS: tuple[Mount, ...] = (
     Mount(status.router),
     Mount(auth.router),  # its own prefix, /api/v1/auth
@@ -84,5 +65,5 @@ ROUTERS: tuple[Mount, ...] = (
     api(feedback.router),
     api(users.router, Depends(require_self)),
     api(admin.router, Depends(require_admin)),
-    api(forecast.router, Depends(forecast_user_is_caller), cost=LLM_COST),
+    api(forecast.router, cost=LLM_COST),
 )

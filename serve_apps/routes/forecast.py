@@ -46,11 +46,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
+from finray.auth import Principal
 from finray.cache import InProcessCache
 from finray.chatlog import new_log_id
 from finray.riskxpert import ForecastRequest, ForecastResponse, ForecastUnavailable, StreamRequest, UnknownIndicator
 from finray.riskxpert.service import answer_key
 from serve_apps import sse
+from serve_apps.security import ensure_self, require_user
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +195,16 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
 
 @router.post("/forecast/stream", response_class=StreamingResponse, responses=_STREAM_DOC,
              summary="Forecast + verified summary and 낙관/기준/비관 scenarios (SSE stream)")
-async def forecast_stream(body: StreamRequest, forecaster: ForecasterDep, answers: AnswersDep) -> Response:
+async def forecast_stream(
+    body: StreamRequest, forecaster: ForecasterDep, answers: AnswersDep,
+    principal: Annotated[Principal, Depends(require_user)],
+) -> Response:
     started = time.perf_counter()
+    # the conversation is stored as the caller's: a body naming another customer is refused
+    # (admins may act for anyone), and a body naming no one is the caller's own question
+    if body.user_id is not None:
+        ensure_self(principal, body.user_id)
+    body = body.model_copy(update={"user_id": body.user_id or principal.user_id})
     payload = body.model_dump()
     try:
         # 1. this ingress's own copy: no handle round trip at all
