@@ -345,6 +345,20 @@ def test_offline_answer_for_whole_catalogue_each_profile_and_term(profile: int |
     assert len(items) == len(res.ranked)
 
 
+def test_offline_answers_naming_providers_that_read_like_product_names_pass() -> None:
+    """'주식회사KB손해보험' (Latin letters + 보험) looks like a product name to the name check; as a
+    candidate's provider it is data. Every window of five consecutive 연금저축 products."""
+    from finray.products.snapshot import load_snapshot
+
+    annuities = load_snapshot(sources=["finlife:annuity"])["finlife:annuity"].products
+    assert any(p.provider == "주식회사KB손해보험" for p in annuities)
+    for i in range(len(annuities) - 4):
+        res = _ranked(annuities[i : i + 5])
+        text, items = offline_answer(res.ranked, PERSONA, None, res.excluded)
+        v = verify_answer(text, items, [r.product for r in res.ranked], context=PERSONA.persona)
+        assert v.ok, (i, v.problems)
+
+
 def test_offline_reason_quotes_exact_data() -> None:
     res = _ranked([WOORI_SUPER, KCGI_CHINA, WOORI_CREDIT])
     text, items = offline_answer(res.ranked, PERSONA, None)

@@ -388,9 +388,11 @@ def verify_answer(
     patterns = {p.product_id: _name_pattern(p.name) for p in catalogue_products}
     names_norm = {pid: normalize_name(p.name) for pid, p in by_id.items()}
     context_norm = normalize_name(context)
-    # Products a candidate's own texts name (우대조건 "WON통장에 연결하여 가입하는 경우") are data.
+    # Names a candidate's own data holds are data too: its provider ("주식회사KB손해보험" reads
+    # like a product name) and products its texts name (우대조건 "WON통장에 연결하여 가입하는 경우").
     own_texts_norm = normalize_name(" ".join(
-        t for p in catalogue_products for t in (p.preferential_conditions, p.description, p.join_member) if t
+        t for p in catalogue_products
+        for t in (p.provider, p.preferential_conditions, p.description, p.join_member) if t
     ))
     context_numbers = set(_numbers(context))
 
