@@ -199,6 +199,7 @@ def run(
         store = open_store(settings)
         try:
             result.error = publish_all(store, fetches, now, result)
+            store.compact()
         finally:
             store.close()
     return result

@@ -18,6 +18,7 @@ from ray.data import ActorPoolStrategy
 
 from finray.config import Settings
 from finray.embeddings.factory import build_embedder
+from finray.stores.factory import open_store
 
 
 #: Logical CPUs kept free for the stages feeding the embedder pool (user DB reads, personas).
@@ -84,4 +85,11 @@ def embed_and_upsert_dataset(ds: ray.data.Dataset, settings: Settings, sizes: Po
             num_cpus=0, batch_format="numpy",
         )
     )
-    return int(sum(int(r["written"]) for r in ds.iter_rows()))
+    written = int(sum(int(r["written"]) for r in ds.iter_rows()))
+    if written:  # every writer batch was a table version: merge them once the job is done
+        store = open_store(settings)
+        try:
+            store.compact()
+        finally:
+            store.close()
+    return written

@@ -709,3 +709,40 @@ def test_lance_handles_opened_earlier_and_other_processes_see_writes(tmp_path: P
         reader.vector_search(VEC[KB_STAR].tolist(), 3, ProductFilters(), E5.embedder)
     assert len(reader.vector_search([0.1] * 8, 3, ProductFilters(), small.embedder)) == 3
     assert _ids(reader.keyword_search("내맘대로", 1, ProductFilters())) == [KB_MYWAY]
+
+
+def test_lance_append_only_tables_compact_and_keep_every_row(tmp_path, monkeypatch) -> None:
+    """Chat logs and feedback are appended; every COMPACT_EVERY appends the table is compacted
+    (fewer data files, old versions pruned) and nothing is lost."""
+    from finray.stores import lance as lance_module
+
+    monkeypatch.setattr(lance_module, "COMPACT_EVERY", 5)
+    store = lance_module.LanceStore(tmp_path / "lance")
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    for i in range(12):
+        store.add_chat_logs([ChatLog(log_id=f"log_{i:02d}", user_id="U0000001", question="q", answer="a",
+                                     created_at=t0 + timedelta(minutes=i))])
+    table = store._open("chat_logs")
+    fragments = lambda: table.stats()["fragment_stats"]["num_fragments"]  # noqa: E731
+    assert fragments() <= 3  # 12 appends, compacted after the 5th and the 10th
+    logs, total = store.chat_logs(user_id="U0000001", limit=100)
+    assert total == 12 and [x.log_id for x in logs] == [f"log_{i:02d}" for i in reversed(range(12))]
+    store.compact()
+    assert fragments() == 1
+    assert store.chat_logs(limit=100)[1] == 12
+
+
+def test_lance_serving_reader_follows_a_rebuilt_user_index(tmp_path: Path) -> None:
+    """A serving replica reuses the user index's table name for a few seconds; a rebuild with
+    another embedder elsewhere drops that table, and the reader follows at once, never failing."""
+    reader = LanceStore(tmp_path / "shared")
+    writer = LanceStore(tmp_path / "shared")
+    writer.upsert_user_vectors([_user("U0000001", "첫 페르소나", VEC[KB_STAR])], E5)
+    assert reader.get_user_vector("U0000001").persona == "첫 페르소나"
+    writer.reset_user_vectors()
+    small = IndexInfo(embedder="gemini:models/gemini-embedding-001", dim=8)
+    vec8 = _unit_vectors(1)[0, :8]
+    writer.upsert_user_vectors([_user("U0000001", "새 페르소나", vec8, small.embedder)], small)
+    got = reader.get_user_vector("U0000001")
+    assert got is not None and got.persona == "새 페르소나" and got.embedder == small.embedder and len(got.vector) == 8
+    assert reader.get_user_vector("U0000002") is None

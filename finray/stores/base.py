@@ -233,6 +233,9 @@ class Store(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; stores are cheap to reopen."""
 
+    def compact(self) -> None:  # noqa: B027 - optional hook
+        """Reorganize storage after bulk writes (LanceDB merges small files); a no-op elsewhere."""
+
     def iter_catalogue_batches(self, batch_size: int = 512) -> Iterator[list[Product]]:
         """Catalogue in batches (backends may stream instead of materializing)."""
         items = self.catalogue()

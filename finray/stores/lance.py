@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -126,6 +127,17 @@ def _merge(table: Table, key: str, data: pa.Table) -> None:
     table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(data)
 
 
+#: Appends to a log table between two compactions. Every Lance write adds a version and a data
+#: fragment; without compaction a busy service's chat-log table reaches thousands of fragments
+#: and every read (and merge) of it slows down with their number.
+COMPACT_EVERY = 64
+#: Versions older than this are pruned when compacting. Readers in other processes always open
+#: the latest version for each query, and no query here runs for minutes.
+KEEP_VERSIONS_FOR = timedelta(minutes=10)
+#: How long a serving-path reader reuses an index's table name (see ``_serving_rows``).
+META_MAX_AGE_S = 5.0
+
+
 class LanceStore(Store):
     """:class:`Store` on a LanceDB directory; cheap to open, one instance per process/actor."""
 
@@ -136,6 +148,8 @@ class LanceStore(Store):
             str(self.path), read_consistency_interval=read_consistency_interval
         )
         self._tables: dict[str, Table] = {}
+        self._appends: dict[str, int] = {}  # appends per table since this instance compacted it
+        self._serving_tables: dict[str, tuple[float, str | None]] = {}  # index → (looked up at, table)
 
     # --- table plumbing ------------------------------------------------------------------
     def _open(self, name: str | None) -> Table | None:
@@ -165,6 +179,35 @@ class LanceStore(Store):
             _merge(self._create(name, schema), key, pa.Table.from_pylist(unique, schema=schema))
         return len(unique)
 
+    def _append(self, name: str, schema: pa.Schema, key: str, rows: list[dict[str, Any]]) -> None:
+        """Append-only tables (chat logs, feedback: immutable rows with unique ids): insert the rows
+        whose ``key`` is new — so a retried write adds nothing twice — and compact the table
+        every :data:`COMPACT_EVERY` writes."""
+        unique = list({r[key]: r for r in rows}.values())
+        if not unique:
+            return
+        table = self._create(name, schema)
+        table.merge_insert(key).when_not_matched_insert_all().execute(pa.Table.from_pylist(unique, schema=schema))
+        self._appends[name] = self._appends.get(name, 0) + 1
+        if self._appends[name] >= COMPACT_EVERY:
+            self._appends[name] = 0
+            self._compact(table)
+
+    @staticmethod
+    def _compact(table: Table) -> None:
+        try:
+            table.optimize(cleanup_older_than=KEEP_VERSIONS_FOR)
+        except Exception as err:  # noqa: BLE001 - a concurrent writer can win; compact next time
+            log.warning("compacting %s skipped: %s", table.name, err)
+
+    def compact(self) -> None:
+        """Merge small data files and prune old versions of every table (the jobs call this)."""
+        page = self._db.list_tables(limit=10_000)  # one table per kind of record: a handful
+        for name in page.tables:
+            table = self._open(name)
+            if table is not None:
+                self._compact(table)
+
     def _rows(
         self, name: str | None, where: str | None, columns: list[str]
     ) -> list[dict[str, Any]]:
@@ -188,6 +231,26 @@ class LanceStore(Store):
         """The vector table an index lives in; readers look it up on every call (see below)."""
         meta = self._meta(name)
         return meta["table"] if meta else None
+
+    def _serving_rows(self, index: str, where: str, columns: list[str]) -> list[dict[str, Any]]:
+        """Point reads on the serving path (one user's vector per request): the index's table name
+        is reused for :data:`META_MAX_AGE_S` instead of costing a second query per read. A reset
+        elsewhere (a rebuild with another embedder) drops the old table: the read then fails or
+        finds nothing, and is retried once with a fresh lookup."""
+        now = time.monotonic()
+        cached = self._serving_tables.get(index)
+        if cached is None or now - cached[0] > META_MAX_AGE_S:
+            cached = self._serving_tables[index] = (now, self._table_name(index))
+        try:
+            rows = self._rows(cached[1], where, columns)
+        except Exception:  # noqa: BLE001 - a dropped table: look it up again below
+            rows = []
+        if rows or cached[0] == now:
+            return rows
+        self._serving_tables.pop(index, None)
+        if cached[1] is not None:
+            self._tables.pop(cached[1], None)
+        return self._rows(self._table_name(index), where, columns)
 
     def _claim_index(
         self, name: str, info: IndexInfo, what: str, job: str, write: bool
@@ -385,7 +448,7 @@ class LanceStore(Store):
 
     def get_user_vector(self, user_id: str) -> UserVector | None:
         where = f"user_id = {_lit(user_id)}"
-        rows = self._rows(self._table_name(_USERS_META), where, ["vector", "doc"])
+        rows = self._serving_rows(_USERS_META, where, ["vector", "doc"])
         if not rows:
             return None
         vector = [float(x) for x in rows[0]["vector"]]
@@ -410,7 +473,7 @@ class LanceStore(Store):
             log = log.model_copy(update={"created_at": records.to_utc(log.created_at)})
             row = {"log_id": log.log_id, "user_id": log.user_id, "created_us": _micros(log.created_at)}
             rows.append({**row, "doc": log.model_dump_json()})
-        self._upsert("chat_logs", _LOGS, "log_id", rows)
+        self._append("chat_logs", _LOGS, "log_id", rows)
 
     def chat_logs(
         self,
@@ -440,7 +503,7 @@ class LanceStore(Store):
             "user_id": fb.user_id,
             "created_us": _micros(fb.created_at),
         }
-        self._upsert("feedback", _FEEDBACK, "feedback_id", [{**row, "doc": fb.model_dump_json()}])
+        self._append("feedback", _FEEDBACK, "feedback_id", [{**row, "doc": fb.model_dump_json()}])
 
     def feedback(self, user_id: str | None = None) -> list[Feedback]:
         where = f"user_id = {_lit(user_id)}" if user_id is not None else None
