@@ -40,9 +40,8 @@ MANIFEST = "manifest.json"
 
 
 def indicator_source(settings: Settings, override: str | None = None) -> str:
-    """``live`` or ``snapshot``: the argument, else ``FINRAY_INDICATOR_SOURCE``, else snapshot."""
-    mode = override or getattr(settings, "indicator_source", None) or os.environ.get(
-        "FINRAY_INDICATOR_SOURCE", "snapshot")
+    """``live`` or ``snapshot``: the argument, else ``FINRAY_INDICATOR_SOURCE`` (settings)."""
+    mode = override or settings.indicator_source
     if mode not in ("live", "snapshot"):
         raise ValueError(f"FINRAY_INDICATOR_SOURCE: expected 'snapshot' or 'live', got {mode!r}")
     return mode

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     product_source: Literal["snapshot", "live"] = Field(
         "snapshot", validation_alias="FINRAY_PRODUCT_SOURCE"
     )
+    # RiskXpert's indicators: live ECOS needs ECOS_API_KEY (checked by collect_indicators only,
+    # so serving pods that never collect do not need the key)
+    indicator_source: Literal["snapshot", "live"] = Field(
+        "snapshot", validation_alias="FINRAY_INDICATOR_SOURCE"
+    )
 
     # --- MongoDB Atlas --------------------------------------------------------------------
     mongodb_uri: str | None = Field(None, validation_alias="MONGODB_URI")
