@@ -171,6 +171,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture(scope="module")
+def serve_base(ray_session: None) -> Iterator[str]:
+    """Base URL of a running Serve HTTP proxy, for modules that deploy their own applications:
+    started here on a free port (and shut down after the module) unless one already runs."""
+    from ray import serve
+    from ray.serve.context import _get_global_client
+
+    client = _get_global_client(raise_if_no_controller_running=False)
+    started = client is None
+    if started:
+        port = free_port()
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+    else:
+        port = client.http_config.port
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if started:
+            serve.shutdown()
+
+
 @pytest.fixture(scope="session")
 def serve_home(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> ServeHome:
     built = build_serve_home(tmp_path_factory.mktemp("serve") / "home")

@@ -10,7 +10,6 @@ applications are added and removed.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from serve_apps import sse
 from serve_apps.forecaster import Forecaster
 from serve_apps.routes.forecast import router
 from serve_apps.security import require_user
+from tests.serve_fixtures import serve_base  # noqa: F401 - pytest fixture
 
 pytestmark = pytest.mark.ray
 CFG = TrainConfig(models=("naive", "drift"), n_origins=12, n_calibration=12)
@@ -71,31 +71,6 @@ def forecast_app(home: Path, name: str) -> Any:
         ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env}},
     ).bind()
     return ForecastTestIngress.options(name=f"Ingress-{name}").bind(forecaster)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def serve_base(ray_session: None) -> Iterator[str]:
-    """Base URL of a running Serve HTTP proxy (started here on a free port if none runs)."""
-    from ray.serve.context import _get_global_client
-
-    client = _get_global_client(raise_if_no_controller_running=False)
-    started = client is None
-    if started:
-        port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-    else:
-        port = client.http_config.port
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if started:
-            serve.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from tests.browser.harness import (
     replica_env,
     web_application,
 )
-from tests.serve_fixtures import free_port
+from tests.serve_fixtures import serve_base  # noqa: F401 - pytest fixture
 
 _MISSING = browser_missing_reason()
 pytestmark = [pytest.mark.ray, pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")]
@@ -60,26 +60,6 @@ class WebApp:
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def serve_base(ray_session: None) -> Iterator[str]:
-    """Base URL of a running Serve HTTP proxy (started here on a free port if none runs yet)."""
-    from ray import serve
-    from ray.serve.context import _get_global_client
-
-    client = _get_global_client(raise_if_no_controller_running=False)
-    started = client is None
-    if started:
-        port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-    else:
-        port = client.http_config.port
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if started:
-            serve.shutdown()
-
-
 @pytest.fixture(scope="module")
 def web(serve_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     from ray import serve
