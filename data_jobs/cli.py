@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -122,10 +123,23 @@ def details_table(details: list[dict]) -> Table:
     return t
 
 
+def summary_console() -> Console:
+    """Where the summary goes. Off a terminal (Airflow/RayJob logs, `make up`) rich would assume
+    80 columns and wrap long cells — a model-selection reason — into unreadable slivers, so a
+    fixed wide console is used there; `COLUMNS` still wins when set."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=LOG_WIDTH)
+
+
+#: Width of the summary tables when stdout is a log file rather than a terminal.
+LOG_WIDTH = 400  # tables are only as wide as their cells; this only stops rich wrapping them
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    console = Console(stderr=False)
+    console = summary_console()
     try:
         load_settings()  # fail fast, one line, before Ray starts
         result = JOBS[args.job][0](args)
