@@ -144,7 +144,7 @@ def run(
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
             collect,
             fn_kwargs={"settings": settings, "today": now.date(), "page_size": page_size},
-            concurrency=min(len(rows), settings.http_concurrency_per_host),
+            compute=ray.data.TaskPoolStrategy(size=min(len(rows), settings.http_concurrency_per_host)),
         )
         results = ds.take_all()
         manifest = publish(Path(settings.home), results, now)

@@ -188,11 +188,12 @@ def run(
     result = JobResult(job="collect_products")
     with timed(result):
         ensure_ray()
-        cap = settings.http_concurrency_per_host
+        # At most `cap` fetching tasks at once across the cluster (the polite per-host cap).
+        cap = ray.data.TaskPoolStrategy(size=settings.http_concurrency_per_host)
         ds = (
             ray.data.from_items(requests, override_num_blocks=len(requests))
-            .flat_map(expand, fn_kwargs={"settings": settings}, concurrency=cap)
-            .map(fetch, fn_kwargs={"settings": settings}, concurrency=cap)
+            .flat_map(expand, fn_kwargs={"settings": settings}, compute=cap)
+            .map(fetch, fn_kwargs={"settings": settings}, compute=cap)
             .map(parse, fn_kwargs={"seen_on": now.date()})
         )
         fetches = gather(ds.take_all())

@@ -3,7 +3,7 @@
 The Korean public APIs (finlife, ECOS) are slow at times and rate-limited per key, so every
 collector goes through :func:`get_json`: network errors and 5xx are retried with exponential
 backoff and jitter; 4xx are not (they will not get better). The per-host semaphore caps
-concurrency inside one process; Ray Data's ``concurrency=`` caps it across processes.
+concurrency inside one process; Ray Data's ``TaskPoolStrategy(size=…)`` caps it across processes.
 """
 
 from __future__ import annotations
