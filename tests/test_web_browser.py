@@ -21,14 +21,14 @@ import pytest
 
 from tests.browser.harness import (
     ADMIN_USER,
-    ARTIFACTS,
     CUSTOMER,
     browser_missing_reason,
     build_web_home,
-    chromium_context,
     jwt_secret,
     playwright_driver,
     replica_env,
+    shot,
+    watched_page,
     web_application,
 )
 from tests.serve_fixtures import serve_base  # noqa: F401 - pytest fixture
@@ -36,7 +36,6 @@ from tests.serve_fixtures import serve_base  # noqa: F401 - pytest fixture
 _MISSING = browser_missing_reason()
 pytestmark = [pytest.mark.ray, pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")]
 
-SHOTS = ARTIFACTS / "web"
 CHAT_USER = "U0000004"
 REFRESH_USER = "U0000005"
 LOGOUT_USER = "U0000006"
@@ -93,24 +92,12 @@ def driver() -> Iterator[Any]:
 @pytest.fixture
 def page(driver: Any) -> Iterator[Any]:
     """A page in a freshly launched Chromium with its own new profile."""
-    errors: list[str] = []
-    with chromium_context(driver, viewport={"width": 1366, "height": 900}, locale="ko-KR",
-                          timezone_id="Asia/Seoul") as context:
-        context.set_default_timeout(30_000)
-        p = context.pages[0] if context.pages else context.new_page()
-        p.on("pageerror", lambda e: errors.append(str(e)))
-        p.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    with watched_page(driver, 30_000, viewport={"width": 1366, "height": 900}, locale="ko-KR",
+                      timezone_id="Asia/Seoul") as p:
         yield p
-    assert not errors, f"uncaught JavaScript errors or CSP violations: {errors}"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page in a full-page shot
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def sign_in(page: Any, web: WebApp, user_id: str) -> None:
     page.goto(web.app)
     page.click(f".dev-user[data-user-id={user_id}]")

@@ -27,19 +27,18 @@ from serve_apps.errors import install_error_handlers
 from serve_apps.routes import API_V1, auth, forecast, web
 from serve_apps.security import install_security, require_user
 from tests.browser.harness import (
-    ARTIFACTS,
     KAKAO_USER,
     browser_missing_reason,
-    chromium_context,
     jwt_secret,
     playwright_driver,
+    shot,
+    watched_page,
 )
 from tests.fakes.kakao import CLIENT_ID, CLIENT_SECRET, DEFAULT_USER, FakeKakao
 from tests.serve_fixtures import free_port
 
 _MISSING = browser_missing_reason()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
-SHOTS = ARTIFACTS / "web"
 IP_BURST = 40
 
 
@@ -106,20 +105,8 @@ def driver() -> Iterator[Any]:
 
 @pytest.fixture
 def page(driver: Any) -> Iterator[Any]:
-    errors: list[str] = []
-    with chromium_context(driver, viewport={"width": 1280, "height": 860}, locale="ko-KR") as context:
-        context.set_default_timeout(20_000)
-        p = context.pages[0] if context.pages else context.new_page()
-        p.on("pageerror", lambda e: errors.append(str(e)))
-        p.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    with watched_page(driver, 20_000, viewport={"width": 1280, "height": 860}, locale="ko-KR") as p:
         yield p
-    assert not errors, f"uncaught JavaScript errors or CSP violations: {errors}"
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page in a full-page shot
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_kakao_login_round_trip(page: Any, fresh: SignInServer) -> None:

@@ -156,3 +156,28 @@ def web_application(env: dict[str, str]) -> Any:
     advisor = small(Advisor).bind(embedder, retriever, reranker)
     forecaster = small(Forecaster).bind()
     return small(Ingress).bind(embedder=embedder, retriever=retriever, advisor=advisor, forecaster=forecaster)
+
+
+#: Where the browser tests leave their screenshots.
+SHOTS = ARTIFACTS / "web"
+
+
+@contextmanager
+def watched_page(pw: Any, timeout_ms: int, **context_options: Any) -> Iterator[Any]:
+    """A page in a fresh Chromium profile that fails the test on uncaught JavaScript errors or
+    Content-Security-Policy violations seen while it was open."""
+    errors: list[str] = []
+    with chromium_context(pw, **context_options) as context:
+        context.set_default_timeout(timeout_ms)
+        p = context.pages[0] if context.pages else context.new_page()
+        p.on("pageerror", lambda e: errors.append(str(e)))
+        p.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+        yield p
+    assert not errors, f"uncaught JavaScript errors or CSP violations: {errors}"
+
+
+def shot(page: Any, name: str) -> None:
+    """Full-page screenshot ``SHOTS/<name>.png``."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # else the sticky top bar lands mid-page in a full-page shot
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
