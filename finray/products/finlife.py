@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from finray.products.codes import CREDIT_BANDS, FIN_GROUPS  # noqa: F401 - FIN_GROUPS re-exported
 from finray.products.model import (
     JoinDeny,
     ParseResult,
@@ -44,15 +45,6 @@ ENDPOINTS: dict[str, ProductType] = {
     "creditLoanProductsSearch": ProductType.CREDIT_LOAN,
 }
 
-# topFinGrpNo → 권역.
-FIN_GROUPS: dict[str, str] = {
-    "020000": "은행",
-    "030200": "여신전문",
-    "030300": "저축은행",
-    "050000": "보험",
-    "060000": "금융투자",
-}
-
 # ``source`` family per product type: "finlife:<family>".
 FAMILIES: dict[ProductType, str] = {
     ProductType.DEPOSIT: "deposit",
@@ -63,18 +55,6 @@ FAMILIES: dict[ProductType, str] = {
     ProductType.CREDIT_LOAN: "credit_loan",
 }
 
-# creditLoan option columns → CB score band (FSS switched from 등급 to 점수 bands in 2021).
-CREDIT_BANDS: dict[str, str] = {
-    "crdt_grad_1": "900점 초과",
-    "crdt_grad_4": "801~900점",
-    "crdt_grad_5": "701~800점",
-    "crdt_grad_6": "601~700점",
-    "crdt_grad_10": "501~600점",
-    "crdt_grad_11": "401~500점",
-    "crdt_grad_12": "301~400점",
-    "crdt_grad_13": "300점 이하",
-    "crdt_grad_avg": "평균",
-}
 # crdt_lend_rate_type A is the rate a customer pays; B/C/D are its components
 # (기준금리, 가산금리, 가감조정금리). D is a signed adjustment and may be negative.
 CREDIT_RATE_TYPE_LOAN = "A"

@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from finray.products.codes import RISK_GRADE_KO  # noqa: F401 - re-exported for existing callers
+
 
 class ProductType(StrEnum):
     DEPOSIT = "deposit"  # 정기예금
@@ -63,15 +65,6 @@ class JoinDeny(StrEnum):
         return {"1": "제한없음", "2": "서민전용", "3": "일부제한"}[self.value]
 
 
-# Korean 6-grade investment risk scale (금융투자협회): 1 is the riskiest.
-RISK_GRADE_KO: dict[int, str] = {
-    1: "매우높은위험",
-    2: "높은위험",
-    3: "다소높은위험",
-    4: "보통위험",
-    5: "낮은위험",
-    6: "매우낮은위험",
-}
 
 
 class RateOption(BaseModel):

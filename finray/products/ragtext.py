@@ -12,8 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from finray.products.finlife import FIN_GROUPS
-from finray.products.model import RISK_GRADE_KO
+from finray.products.codes import FIN_GROUPS, RISK_GRADE_KO
 
 if TYPE_CHECKING:
     from finray.products.model import Product, RateOption

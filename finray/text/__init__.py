@@ -1,0 +1,1 @@
+"""Korean text processing shared by question understanding and keyword search."""
