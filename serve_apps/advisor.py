@@ -18,7 +18,9 @@ from ray.serve.handle import DeploymentHandle
 from finray.agent.gemini import chat_model_from_settings
 from finray.agent.service import AdviceDelta, AdviceEvent, AdviceMeta, AdviceRequest, AdviceResult, AdvisorService
 from finray.agent.sources import LocalSources
-from finray.agent.state import Persona
+from finray.advice.pipeline import IntentHits
+from finray.agent.state import IntentOverrides, Persona
+from finray.intent.model import QueryIntent
 from finray.config import load_settings
 from finray.embeddings.factory import embedder_identity
 from finray.retrieval.rerank import RerankResult
@@ -49,6 +51,16 @@ class ServeSources(LocalSources):
 
     def search(self, text: str, vector: list[float] | None, filters: ProductFilters, k: int) -> list[ProductHit]:
         return self._retriever.search.remote(text, vector, self.embedder_name, filters, k).result(
+            timeout_s=HANDLE_TIMEOUT_S
+        )
+
+    def understand(self, question: str | None, overrides: IntentOverrides) -> QueryIntent:
+        return self._retriever.understand.remote(question, overrides).result(timeout_s=HANDLE_TIMEOUT_S)
+
+    def search_intent(
+        self, text: str, vector: list[float] | None, intent: QueryIntent, filters: ProductFilters, k: int
+    ) -> IntentHits:
+        return self._retriever.search_intent.remote(text, vector, self.embedder_name, intent, filters, k).result(
             timeout_s=HANDLE_TIMEOUT_S
         )
 

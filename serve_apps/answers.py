@@ -28,6 +28,8 @@ def record_answer(
                 "excluded": [e.product_id for e in result.excluded],
                 "fallback_reason": result.fallback_reason,
                 "timings_ms": result.timings_ms,
+                "intent": result.intent.summary(),
+                "notices": result.notices,
                 **(extra or {}),
             },
         )
@@ -62,6 +64,7 @@ def recommended_items(result: AdviceResult) -> list[RecommendedProduct]:
                 risk_grade=brief.risk_grade if brief else None, terms=brief.terms if brief else [],
                 disclosure_month=brief.disclosure_month if brief else None,
                 reason=c.reason, suitability_note=c.suitability_note, score=round(c.score, 6),
+                alternative_note=c.alternative_note,
             )
         )
     return items

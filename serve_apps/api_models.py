@@ -8,8 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from finray.admin_stats import DayTrend, FeedbackDistribution, Overview, UserUsage
+from finray.advice.presentation import Comparison, ComputedInterest, IntentView
 from finray.agent.state import CitedProduct
 from finray.chatlog import LOG_ID_PATTERN
+from finray.intent.model import Slot
 from finray.products.model import Product, ProductType
 from finray.retrieval.rerank import Excluded
 from finray.stores.base import ChatLog
@@ -45,6 +47,8 @@ class SearchHit(ProductSummary):
 class SearchResponse(BaseModel):
     query: str
     mode: Literal["hybrid", "vector", "keyword"]
+    intent: IntentView  # what was understood; its constraints filtered the hits
+    notices: list[str] = Field(default_factory=list)  # e.g. "6개월 상품이 없어 9개월 상품을 안내합니다."
     hits: list[SearchHit]
     request_id: str
 
@@ -53,6 +57,7 @@ class RecommendedProduct(ProductSummary):
     reason: str
     suitability_note: str
     score: float
+    alternative_note: str | None = None  # set when it is a nearest alternative, not a match
 
 
 class ExcludedProduct(BaseModel):
@@ -67,6 +72,10 @@ class RecommendationResponse(BaseModel):
     items: list[RecommendedProduct]
     excluded: list[ExcludedProduct]
     summary: str  # the whole verified answer text (intro, one line per product, cautions)
+    intent: IntentView
+    notices: list[str] = Field(default_factory=list)
+    comparison: Comparison | None = None  # a rate question: the products side by side
+    computed: list[ComputedInterest] = Field(default_factory=list)  # an amount: interest per product
     generator: str  # "offline" | "gemini" | "gemini→offline"
     verified: bool  # every name and number in the text matched the catalogue
     log_id: str  # send it back as target_id to rate this answer
@@ -79,8 +88,16 @@ class ChatRequest(BaseModel):
     persona: str | None = Field(
         None, max_length=2000, description="overrides the stored persona text (the 투자성향 always comes from the user DB)"
     )
-    product_types: list[ProductType] | None = None
-    term_months: int | None = Field(None, ge=1, le=600, description="only products offering this term")
+    product_types: list[ProductType] | None = Field(None, max_length=7, description="overrides the types read from the question")
+    term_months: int | None = Field(None, ge=1, le=600, description="only products offering this term (overrides the question)")
+    provider: list[str] | None = Field(
+        None, max_length=20, description="financial companies, exact catalogue names (overrides the question)"
+    )
+    amount: int | None = Field(None, ge=1, le=10**12, description="원 to put in; a 적금's monthly payment (overrides the question)")
+    drop: list[Slot] = Field(
+        default_factory=list, max_length=8,
+        description="slots not to read from the question (the user removed their chips)",
+    )
     k: int = Field(3, ge=1, le=10)
 
 
@@ -101,6 +118,8 @@ class ChatMeta(BaseModel):
     recommended: int
     excluded: list[ExcludedProduct]
     generator: Literal["offline", "gemini"]
+    intent: IntentView
+    notices: list[str] = Field(default_factory=list)
 
 
 class ChatDelta(BaseModel):
@@ -117,6 +136,10 @@ class ChatDone(BaseModel):
     answer: str
     cited: list[CitedProduct]
     excluded: list[ExcludedProduct]
+    intent: IntentView
+    notices: list[str] = Field(default_factory=list)
+    comparison: Comparison | None = None
+    computed: list[ComputedInterest] = Field(default_factory=list)
     generator: str
     verified: bool
     latency_ms: float

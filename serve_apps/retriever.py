@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from ray import serve
 
+from finray.advice.pipeline import IntentHits, intent_search_for
+from finray.agent.state import IntentOverrides
 from finray.config import load_settings
+from finray.intent.model import QueryIntent
 from finray.retrieval.memory_index import CatalogueSearch, LiveIndex
 from finray.retrieval.search import SearchMode
 from finray.stores.base import ProductFilters, ProductHit
@@ -42,6 +45,19 @@ class Retriever:
     ) -> list[ProductHit]:
         return CatalogueSearch(self._catalogue.current).search(
             query_text, query_vector, embedder, filters, k, SearchMode(mode), candidates
+        )
+
+    def understand(self, question: str | None, overrides: IntentOverrides) -> QueryIntent:
+        """What a question asks, read against this catalogue's providers (:mod:`finray.intent`)."""
+        return intent_search_for(self._catalogue.current).understand(question, **overrides.as_kwargs())
+
+    def search_intent(
+        self, query_text: str, query_vector: list[float] | None, embedder: str, intent: QueryIntent,
+        filters: ProductFilters, k: int, mode: str = "hybrid",
+    ) -> IntentHits:
+        """Hits that satisfy ``intent``, in its objective's order (:mod:`finray.advice.pipeline`)."""
+        return intent_search_for(self._catalogue.current).search(
+            query_text, query_vector, embedder, intent, filters, k, mode
         )
 
     def product_vectors(self, product_ids: list[str]) -> dict[str, list[float]]:

@@ -51,6 +51,9 @@ RerankHits = Callable[[list[ProductHit], Persona, list[Feedback], int], RerankRe
 
 
 def _term(state: AdvisorState) -> int | None:
+    intent = state.get("intent")
+    if intent is not None and intent.term_months is not None:
+        return intent.term_months
     filters = state.get("filters")
     return filters.term_months if filters else None
 
@@ -65,6 +68,7 @@ def verification_context(state: AdvisorState) -> str:
             parts.append(allowed_grades_text(persona.risk_profile))
     for e in state.get("excluded") or []:
         parts += [e.name, e.reason]
+    parts += [r.alternative_note for r in state.get("ranked") or [] if r.alternative_note]
     return "\n".join(p for p in parts if p)
 
 
@@ -194,6 +198,7 @@ def build_advisor_graph(
             state.get("question"),
             state.get("excluded") or [],
             term_months=_term(state),
+            intent=state.get("intent"),
         )
         attempts = state.get("attempts", 0)
         out: dict[str, Any] = {"answer": text, "cited": cited, "generator": "offline"}
@@ -212,6 +217,7 @@ def build_advisor_graph(
             [r.product for r in state.get("ranked") or []],
             context=verification_context(state),
             require_items=True,
+            intent=state.get("intent"),
         )
         out: dict[str, Any] = {"verification": v}
         if not v.ok:

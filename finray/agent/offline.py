@@ -16,7 +16,9 @@ import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
+from finray.advice.interest import quote, render_quote
 from finray.agent.state import CitedProduct, Persona
+from finray.intent.model import Objective, QueryIntent
 from finray.agent.verify import display_name
 from finray.products.model import Product, ProductType, RateOption
 from finray.retrieval.rerank import Excluded, RankedProduct
@@ -141,6 +143,17 @@ def fund_return(product: Product) -> tuple[int, float] | None:
     return rets[0] if rets else None
 
 
+def annuity_return(product: Product) -> tuple[str, float | None] | None:
+    """(label, %) of the annuity's most recent reported return; the value is None when the feed
+    reports every return as 0.00 (insurers that publish none), which is "정보 없음", never 0%."""
+    rets = product.recent_returns
+    for key, label in _ANNUITY_RETURNS:
+        if key in rets:
+            reported = any(v != 0.0 for v in rets.values())
+            return label, (rets[key] if reported else None)
+    return None
+
+
 def _rate_range(product: Product) -> tuple[float, float] | None:
     lows = [r.base_rate for r in product.rates if r.base_rate is not None]
     highs = [r.max_rate if r.max_rate is not None else r.base_rate for r in product.rates]
@@ -191,10 +204,9 @@ def key_numbers(product: Product, term_months: int | None = None) -> dict[str, s
         rate = next((r.base_rate for r in product.rates if r.label == "공시이율"), None)
         if rate is not None:
             out["공시이율"] = f"연 {fmt_pct(rate)}%"
-        for key, label in _ANNUITY_RETURNS:
-            if key in product.recent_returns:
-                out[label] = f"{fmt_pct(product.recent_returns[key])}%"
-                break
+        if (ret := annuity_return(product)) is not None:
+            label, value = ret
+            out[label] = f"{fmt_pct(value)}%" if value is not None else "정보 없음"
     return out
 
 
@@ -293,33 +305,50 @@ def product_reason(product: Product, persona: Persona | None = None, term_months
             parts.append(f"{label} 상품으로 공시이율은 연 {fmt_pct(rate)}%입니다.")
         else:
             parts.append(f"{label} 상품입니다.")
-        for key, name in _ANNUITY_RETURNS:
-            if key in product.recent_returns:
-                parts.append(f"{name}은 {fmt_pct(product.recent_returns[key])}%입니다.")
-                break
+        if (ret := annuity_return(product)) is not None:
+            name, value = ret
+            parts.append(f"{name}은 {fmt_pct(value)}%입니다." if value is not None else f"{name}은 정보 없음입니다.")
         parts.append(_fit_phrase(product, persona))
         if product.guaranteed_rate_text:
             parts.append(f"최저보증이율: {_trim(product.guaranteed_rate_text, _CONDITION_LIMIT)}")
     return " ".join(p for p in parts if p)
 
 
+def interest_sentence(product: Product, intent: QueryIntent | None) -> str | None:
+    """The computed interest on the asked amount, at the term the product's line quotes."""
+    if intent is None or intent.amount_krw is None or product.product_type not in (ProductType.DEPOSIT, ProductType.SAVING):
+        return None
+    opt = best_option(product, intent.term_months)
+    if opt is None or opt.term_months is None:
+        return None
+    q = quote(product, intent.amount_krw, opt.term_months)
+    return render_quote(q) if q is not None else None
+
+
 def offline_items(
-    ranked: Sequence[RankedProduct], persona: Persona | None = None, term_months: int | None = None
+    ranked: Sequence[RankedProduct], persona: Persona | None = None, term_months: int | None = None,
+    intent: QueryIntent | None = None,
 ) -> list[CitedProduct]:
     """The cited products with data-built reasons and key numbers, in ranked order."""
-    return [
-        CitedProduct(
+    if intent is not None and intent.term_months is not None:
+        term_months = intent.term_months
+    out = []
+    for r in ranked:
+        reason = product_reason(r.product, persona, term_months)
+        if (computed := interest_sentence(r.product, intent)) is not None:
+            reason = f"{reason} {computed}"
+        out.append(CitedProduct(
             product_id=r.product.product_id,
             name=display_name(r.product.name),
             provider=r.product.provider,
             product_type=r.product.product_type,
-            reason=product_reason(r.product, persona, term_months),
+            reason=reason,
             key_numbers=key_numbers(r.product, term_months),
             suitability_note=r.suitability_note,
             score=r.score,
-        )
-        for r in ranked
-    ]
+            alternative_note=r.alternative_note,
+        ))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,12 +387,40 @@ def closing_notes(products: Sequence[Product]) -> list[str]:
     return notes
 
 
+def _lead_sentence(first: Product, intent: QueryIntent) -> str | None:
+    """The direct answer to an ordering question: which product is best, by the asked figure."""
+    name = display_name(first.name)
+    if Objective.HIGHEST_RATE in intent.objectives and first.product_type in (ProductType.DEPOSIT, ProductType.SAVING):
+        opt = best_option(first, intent.term_months)
+        if opt is None:
+            return None
+        kind = "정기예금" if first.product_type is ProductType.DEPOSIT else "적금"
+        rates = (f"최고 연 {fmt_pct(opt.max_rate)}%(기본 연 {fmt_pct(opt.base_rate)}%)"
+                 if opt.max_rate is not None and opt.base_rate is not None and opt.max_rate != opt.base_rate
+                 else f"연 {fmt_pct(opt.max_rate if opt.max_rate is not None else opt.base_rate)}%")
+        return (f"{opt.term_months}개월 {kind} 중 금리가 가장 높은 상품은 {first.provider}의 「{name}」로 "
+                f"{opt.term_months}개월 기준 {rates}입니다.")
+    if Objective.LOWEST_RATE in intent.objectives and first.product_type.is_loan:
+        rng = _rate_range(first)
+        if rng is None:
+            return None
+        return f"금리가 가장 낮은 상품은 {first.provider}의 「{name}」로 최저 연 {fmt_pct(rng[0])}%부터입니다."
+    if Objective.LOWEST_RISK in intent.objectives and first.risk_grade is not None:
+        return f"위험등급이 가장 낮은 상품은 「{name}」({grade_text(first.risk_grade)})입니다."
+    if intent.providers:
+        return f"{', '.join(intent.provider_mentions or intent.providers)}의 상품만 안내합니다. 첫 번째는 「{name}」입니다."
+    return None
+
+
 def intro_text(
     n: int,
     persona: Persona | None,
     question: str | None,
     excluded: Sequence[Excluded] = (),
     first_name: str | None = None,
+    *,
+    intent: QueryIntent | None = None,
+    first: Product | None = None,
 ) -> str:
     """Opening sentences tied to the persona and the question, and what was left out and why."""
     profile = persona.risk_profile if persona else None
@@ -375,10 +432,16 @@ def intro_text(
         )
     if n == 0:
         parts.append("아쉽게도 지금 조건에 맞는 상품을 찾지 못했습니다. 조건을 바꿔 다시 문의해 주세요.")
-    elif question:
+    elif question or (intent is not None and not intent.is_empty):
         who = f"고객님의 투자성향({profile_name(profile)})에 맞는" if profile is not None else "조건에 맞는"
-        parts.append(f"문의하신 내용과 관련해 {who} 상품 {n}개를 찾았습니다.")
-        if first_name:
+        asked = intent.summary() if intent is not None else ""
+        if asked:
+            parts.append(f"문의하신 조건({asked})에 맞는 상품 {n}개를 찾았습니다.")
+        else:
+            parts.append(f"문의하신 내용과 관련해 {who} 상품 {n}개를 찾았습니다.")
+        if first is not None and intent is not None and (lead := _lead_sentence(first, intent)):
+            parts.append(lead)
+        elif first_name:
             parts.append(f"가장 관련이 높은 상품은 「{first_name}」입니다.")
     else:
         keywords = persona.interest_keywords if persona else ()
@@ -408,6 +471,7 @@ def stream_offline_answer(
     excluded: Sequence[Excluded] = (),
     *,
     term_months: int | None = None,
+    intent: QueryIntent | None = None,
 ) -> Iterator[str]:
     """Yield the offline answer in chunks: intro, one chunk per product, then closing notes.
 
@@ -415,8 +479,12 @@ def stream_offline_answer(
     line break that separates it from the previous one, so a client can append chunks as they
     arrive and the text never ends in a stray newline.
     """
-    items = offline_items(ranked, persona, term_months)
-    yield intro_text(len(items), persona, question, excluded, items[0].name if items else None)
+    items = offline_items(ranked, persona, term_months, intent)
+    yield intro_text(len(items), persona, question, excluded, items[0].name if items else None,
+                     intent=intent, first=ranked[0].product if ranked else None)
+    notices = list(dict.fromkeys(r.alternative_note for r in ranked if r.alternative_note))
+    if notices:
+        yield "\n" + "\n".join(f"※ {note}" for note in notices)
     for i, item in enumerate(items, start=1):
         yield ("\n\n" if i == 1 else "\n") + product_line(i, item)
     notes = closing_notes([r.product for r in ranked])
@@ -431,7 +499,8 @@ def offline_answer(
     excluded: Sequence[Excluded] = (),
     *,
     term_months: int | None = None,
+    intent: QueryIntent | None = None,
 ) -> tuple[str, list[CitedProduct]]:
     """The whole offline answer text and its cited products (non-streaming)."""
-    text = "".join(stream_offline_answer(ranked, persona, question, excluded, term_months=term_months))
-    return text, offline_items(ranked, persona, term_months)
+    text = "".join(stream_offline_answer(ranked, persona, question, excluded, term_months=term_months, intent=intent))
+    return text, offline_items(ranked, persona, term_months, intent)

@@ -43,7 +43,9 @@ from pydantic import BaseModel, Field
 from finray.agent.graph import DEFAULT_K, build_advisor_graph
 from finray.agent.offline import stream_offline_answer
 from finray.agent.sources import AdvisorSources
-from finray.agent.state import CitedProduct, Persona
+from finray.advice.presentation import Comparison, ComputedInterest, comparison_for, computed_for, notices_of
+from finray.agent.state import CitedProduct, IntentOverrides, Persona
+from finray.intent.model import QueryIntent
 from finray.retrieval.rerank import Excluded
 from finray.stores.base import ProductFilters, ProductHit
 
@@ -82,6 +84,13 @@ class AdviceRequest:
     k: int = DEFAULT_K
     amount_krw: int | None = None
     persona_override: str | None = None
+    drop: tuple[str, ...] = ()  # slots the user removed: not read from the question
+
+    def overrides(self) -> IntentOverrides:
+        """The explicit fields, which win over what the question says."""
+        f = self.filters
+        return IntentOverrides(product_types=f.product_types or None, term_months=f.term_months,
+                               providers=f.providers or None, amount_krw=self.amount_krw, drop=list(self.drop))
 
 
 class AdviceMeta(BaseModel):
@@ -91,6 +100,8 @@ class AdviceMeta(BaseModel):
     recommended: int  # products kept after reranking (what the answer will cite)
     excluded: list[Excluded]
     generator: Literal["offline", "gemini"]  # who writes the answer (before any fallback)
+    intent: QueryIntent = Field(default_factory=QueryIntent)
+    notices: list[str] = Field(default_factory=list)
 
 
 class AdviceDelta(BaseModel):
@@ -123,6 +134,10 @@ class AdviceResult(BaseModel):
     fallback_reason: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     briefs: dict[str, ProductBrief] = Field(default_factory=dict)  # by product_id, cited only
+    intent: QueryIntent = Field(default_factory=QueryIntent)  # what was understood
+    notices: list[str] = Field(default_factory=list)  # relaxations ("6개월 상품이 없어 …")
+    comparison: Comparison | None = None
+    computed: list[ComputedInterest] = Field(default_factory=list)
 
 
 AdviceEvent = AdviceMeta | AdviceDelta | AdviceResult
@@ -143,6 +158,8 @@ def answer_chunks(text: str) -> list[str]:
 class _Scope:
     request: AdviceRequest
     persona: Persona
+    intent: QueryIntent = field(default_factory=QueryIntent)
+    notices: list[str] = field(default_factory=list)
     vector: list[float] | None = None
     candidates: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -186,11 +203,9 @@ class AdvisorService:
             else:  # the stored persona vector; built now if the user was never embedded
                 scope.vector = self.sources.user_vector(user_id) or self.sources.embed_passage(persona.persona)
         text = question or " ".join(persona.interest_keywords)
-        hits = self.sources.search(text, scope.vector, filters, self.candidates)
-        amount = scope.request.amount_krw
-        if amount is not None:
-            kept = [h for h in hits if fits_amount(h.product.max_limit, amount)]
-            hits = [h.model_copy(update={"rank": i}) for i, h in enumerate(kept, start=1)]
+        found = self.sources.search_intent(text, scope.vector, scope.intent, filters, self.candidates)
+        hits = found.hits
+        scope.notices = list(dict.fromkeys([*scope.notices, *found.notices]))
         scope.candidates = max(scope.candidates, len(hits))
         scope.add_time("retrieve", start)
         return hits
@@ -223,10 +238,14 @@ class AdvisorService:
             persona = persona.model_copy(update={"persona": request.persona_override.strip()})
         scope = _Scope(request=request, persona=persona)
         scope.add_time("persona", start)
+        start = time.perf_counter()
+        scope.intent = self.sources.understand(request.question, request.overrides())
+        scope.add_time("understand", start)
         inputs = {
             "user_id": request.user_id,
             "question": request.question,
             "filters": request.filters,
+            "intent": scope.intent,
             "k": request.k,
         }
         return scope, inputs, {"configurable": {_SCOPE_KEY: scope}}
@@ -234,6 +253,7 @@ class AdvisorService:
     def _result(self, request: AdviceRequest, state: dict[str, Any], scope: _Scope, started: float) -> AdviceResult:
         v = state.get("verification")
         cited = list(state.get("cited") or [])
+        ranked = [r.product for r in state.get("ranked") or []]
         products = {r.product.product_id: r.product for r in state.get("ranked") or []}
         briefs = {
             c.product_id: ProductBrief(
@@ -256,6 +276,10 @@ class AdvisorService:
             fallback_reason=state.get("fallback_reason"),
             timings_ms=dict(scope.timings),
             briefs=briefs,
+            intent=scope.intent,
+            notices=notices_of(state.get("ranked") or [], scope.notices),
+            comparison=comparison_for(scope.intent, ranked, state.get("ranked") or []),
+            computed=computed_for(scope.intent, ranked),
         )
 
     def recommend(self, request: AdviceRequest) -> AdviceResult:
@@ -290,11 +314,12 @@ class AdvisorService:
                 yield AdviceMeta(
                     user_id=request.user_id, candidates=scope.candidates, recommended=len(ranked),
                     excluded=list(excluded), generator="offline" if offline else "gemini",
+                    intent=scope.intent, notices=notices_of(ranked, scope.notices),
                 )
                 if offline:
                     first = time.perf_counter()
                     for chunk in stream_offline_answer(
-                        ranked, scope.persona, request.question, excluded, term_months=request.filters.term_months
+                        ranked, scope.persona, request.question, excluded, intent=scope.intent
                     ):
                         if not sent:
                             scope.timings["first_chunk"] = round((first - started) * 1000, 2)

@@ -15,7 +15,9 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from finray.agent.state import Persona
+from finray.advice.pipeline import IntentHits, intent_search_for
+from finray.agent.state import IntentOverrides, Persona
+from finray.intent.model import QueryIntent
 from finray.embeddings.base import Embedder
 from finray.memo import TTLCache
 from finray.retrieval.memory_index import CatalogueSearch, LiveIndex
@@ -47,6 +49,14 @@ class AdvisorSources(Protocol):
 
     def search(self, text: str, vector: list[float] | None, filters: ProductFilters, k: int) -> list[ProductHit]:
         """Hybrid search (vector + keyword, RRF); ``text`` may be empty (vector only)."""
+
+    def understand(self, question: str | None, overrides: IntentOverrides) -> QueryIntent:
+        """What the question asks (:mod:`finray.intent`), with the request's explicit fields applied."""
+
+    def search_intent(
+        self, text: str, vector: list[float] | None, intent: QueryIntent, filters: ProductFilters, k: int
+    ) -> IntentHits:
+        """Hits satisfying ``intent`` in its objective's order (:mod:`finray.advice.pipeline`)."""
 
     def feedback(self, user_id: str) -> list[Feedback]: ...
 
@@ -105,6 +115,16 @@ class LocalSources:
     def search(self, text: str, vector: list[float] | None, filters: ProductFilters, k: int) -> list[ProductHit]:
         assert self.catalogue is not None
         return CatalogueSearch(self.catalogue.current).search(text, vector, self.embedder_name, filters, k)
+
+    def understand(self, question: str | None, overrides: IntentOverrides) -> QueryIntent:
+        assert self.catalogue is not None
+        return intent_search_for(self.catalogue.current).understand(question, **overrides.as_kwargs())
+
+    def search_intent(
+        self, text: str, vector: list[float] | None, intent: QueryIntent, filters: ProductFilters, k: int
+    ) -> IntentHits:
+        assert self.catalogue is not None
+        return intent_search_for(self.catalogue.current).search(text, vector, self.embedder_name, intent, filters, k)
 
     def feedback(self, user_id: str) -> list[Feedback]:
         return self.store.feedback(user_id)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from finray.agent.verify import Verification
+from finray.intent.model import QueryIntent
 from finray.products.model import ProductType
 from finray.retrieval.rerank import Excluded, RankedProduct
 from finray.stores.base import Feedback, ProductFilters, ProductHit
@@ -63,6 +64,22 @@ class Persona(BaseModel):
         )
 
 
+class IntentOverrides(BaseModel):
+    """Request fields that win over what is read from the question, and slots the user removed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product_types: list[ProductType] | None = None
+    term_months: int | None = None
+    providers: list[str] | None = None
+    amount_krw: int | None = None
+    drop: list[str] = Field(default_factory=list)
+
+    def as_kwargs(self) -> dict:
+        return {"product_types": self.product_types, "term_months": self.term_months,
+                "providers": self.providers, "amount_krw": self.amount_krw, "drop": list(self.drop)}
+
+
 class CitedProduct(BaseModel):
     """A product the answer recommends: why, and the facts behind it (from data, never the model)."""
 
@@ -76,6 +93,7 @@ class CitedProduct(BaseModel):
     key_numbers: dict[str, str] = Field(default_factory=dict)  # e.g. {"최고금리": "연 3.85%"}
     suitability_note: str = ""
     score: float = 0.0
+    alternative_note: str | None = None  # "6개월 상품이 없어 9개월 상품을 안내합니다." when not a match
 
 
 class AdvisorInput(TypedDict, total=False):
@@ -84,6 +102,7 @@ class AdvisorInput(TypedDict, total=False):
     user_id: str
     question: str | None  # None: a plain recommendation for the persona
     filters: ProductFilters | None
+    intent: QueryIntent | None  # what the question (and the request's fields) ask for
     k: int
 
 
@@ -106,6 +125,7 @@ class AdvisorState(AdvisorInput, AdvisorOutput, total=False):
     feedback: list[Feedback]
     hits: list[ProductHit]
     ranked: list[RankedProduct]
+    notices: list[str]  # relaxations the answer must state ("6개월 상품이 없어 …")
     attempts: int  # model generations so far
     problems: list[str]  # verification problems fed back to the next model attempt
     model_error: str | None

@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from finray.advice.interest import check_computed, find_computed_claims
 from finray.products.model import Product
 
 ClaimKind = Literal["pct", "pp", "months", "years", "grade"]
@@ -367,6 +368,65 @@ def _looks_like_name(candidate: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 # the check
 # --------------------------------------------------------------------------------------------
+_FIELD_WINDOW = 6  # "기본 연 3.00%", "최고 연 4.10%": the field word right before the number
+
+
+_TERM_GAP_RE = re.compile(
+    r"(?:기준|만기|최고|기본|우대|금리|이율|단리|월복리|복리|연|은|는|이|가|의|로|으로|[\s(),/·~:\-])*"
+)
+
+
+def _term_of(line: str, claim: Claim, claims: Sequence[Claim]) -> Decimal | None:
+    """The term (in months) a rate claim states: "12개월 기준 최고 연 5.20%(기본 연 3.00%)".
+
+    Attributed only when the words between the closest earlier 개월/년 claim and the rate are
+    rate words (기준, 최고, 기본, 연 …) or other rates of the same phrase, so a rate quoted later
+    from a product's 우대조건 is not mistaken for that term's rate.
+    """
+    before = [c for c in claims if c.end <= claim.start and c.kind in ("months", "years", "pct", "pp")]
+    cursor = claim.start
+    for c in reversed(before):
+        gap = line[c.end : cursor]
+        if not _TERM_GAP_RE.fullmatch(gap):
+            return None
+        if c.kind in ("months", "years"):
+            return c.value * 12 if c.kind == "years" else c.value
+        cursor = c.start
+    return None
+
+
+def _names_product(masked: str, claim: Claim) -> bool:
+    """Whether the sentence holding ``claim`` names a candidate product (masked as ⟦상품⟧)."""
+    start = max(masked.rfind(". ", 0, claim.start), masked.rfind("! ", 0, claim.start),
+                masked.rfind("? ", 0, claim.start))
+    end_candidates = [i for i in (masked.find(". ", claim.end), masked.find("! ", claim.end),
+                                  masked.find("? ", claim.end)) if i != -1]
+    end = min(end_candidates) if end_candidates else len(masked)
+    return "⟦상품⟧" in masked[start + 1 : end + 1]
+
+
+def _field_of(line: str, claim: Claim) -> str | None:
+    before = line[max(0, claim.start - _FIELD_WINDOW) : claim.start]
+    if "기본" in before:
+        return "base"
+    if "최고" in before or "우대" in before:
+        return "max"
+    return None
+
+
+def term_rates(product: Product, months: Decimal, field: str | None) -> set[Decimal] | None:
+    """Rates the product publishes at that term (for one field when given); None: no such term."""
+    rows = [r for r in product.rates if r.term_months is not None and Decimal(r.term_months) == months]
+    if not rows:
+        return None
+    out: set[Decimal] = set()
+    for r in rows:
+        for name, v in (("base", r.base_rate), ("max", r.max_rate)):
+            if v is not None and field in (None, name):
+                out.add(_as_dec(v))
+    return out
+
+
 def verify_answer(
     text: str,
     items: Sequence[CitedLike],
@@ -374,6 +434,7 @@ def verify_answer(
     *,
     context: str = "",
     require_items: bool = False,
+    intent: Any = None,
 ) -> Verification:
     """Verify ``text`` (and the cited ``items``) against the candidate products.
 
@@ -436,13 +497,28 @@ def verify_answer(
                 problems.append(f"후보 목록에 없는 상품명입니다: '{n}'")
 
         scope = mentioned or all_ids
-        for claim in extract_claims(masked):
+        claims = extract_claims(masked)
+        computed_spans = [(c.start, c.end) for c in _computed_spans(line)] if mentioned else []
+        for claim in claims:
             claims_checked += 1
-            allowed: set[Decimal] = set(context_numbers)
+            # A number the question or persona holds is no evidence for a product's figure: in a
+            # sentence that names a product, only the products' own data counts.
+            allowed: set[Decimal] = set() if _names_product(masked, claim) else set(context_numbers)
             if claim.kind == "pct":
                 allowed |= GENERAL_PCT_FACTS
-            for pid in scope:
-                allowed |= facts[pid].allowed(claim.kind)
+            attributed = False
+            if mentioned and claim.kind == "pct" and not any(a <= claim.start < b for a, b in computed_spans):
+                term = _term_of(masked, claim, claims)
+                if term is not None:
+                    field = _field_of(masked, claim)
+                    per_term = [term_rates(by_id[pid], term, field) for pid in scope]
+                    if any(v is not None for v in per_term):
+                        attributed = True
+                        for v in per_term:
+                            allowed |= v or set()
+            if not attributed:
+                for pid in scope:
+                    allowed |= facts[pid].allowed(claim.kind)
             if not claim_matches(claim, allowed):
                 whose = (
                     ", ".join(f"「{display_name(by_id[pid].name)}」" for pid in mentioned)
@@ -452,5 +528,29 @@ def verify_answer(
                 problems.append(
                     f"근거 없는 수치 '{claim.raw}': {whose}의 금리·기간·보수·수익률·위험등급 자료에 없는 값입니다."
                 )
+        # 3. computed figures (interest on an amount) are recomputed from the product's own rate
+        if mentioned and _computed_spans(line):
+            per_product = [check_computed(line, by_id[pid]) for pid in mentioned]
+            if all(per_product):
+                problems.extend(per_product[0])
     unique = list(dict.fromkeys(problems))
     return Verification(ok=not unique, problems=unique, claims_checked=claims_checked)
+
+
+def _computed_spans(line: str) -> list[Any]:
+    """Where a line states computed interest (those numbers are checked by recomputation)."""
+    out = []
+    for c in find_computed_claims(line):
+        start = line.find(c.text)
+        if start >= 0:
+            out.append(_Span(start, start + len(c.text)))
+    return out
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+
+
+

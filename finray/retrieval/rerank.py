@@ -58,6 +58,7 @@ class RankedProduct(BaseModel):
     base_score: float  # the retrieval (fusion) score as it came in
     retrieval_rank: int
     boosts: tuple[Boost, ...] = ()
+    alternative_note: str | None = None  # the hit's note: a nearest alternative, not a match
     suitability_note: str
 
 
@@ -189,6 +190,7 @@ def rerank(
                 retrieval_rank=h.rank,
                 boosts=tuple(boosts),
                 suitability_note=verdict.note,
+                alternative_note=h.note,
             )
         )
 

@@ -44,6 +44,8 @@ class ProductFilters(BaseModel):
     # only products with risk_grade >= this (1=riskiest); products without a grade (deposits,
     # savings, loans) always pass. Empty lists mean "no filter", like None.
     max_risk_grade_riskiest: int | None = None
+    # only products that take this many 원: 최고한도 >= it, or no published limit
+    min_limit_krw: int | None = Field(None, ge=1)
     include_discontinued: bool = False
 
 
@@ -51,6 +53,7 @@ class ProductHit(BaseModel):
     product: Product
     score: float
     rank: int  # 1-based rank inside the list that produced it
+    note: str | None = None  # set when the hit is a nearest alternative, not a match (why)
 
 
 class UserVector(BaseModel):

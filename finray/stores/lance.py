@@ -70,7 +70,7 @@ _META = pa.schema({"name": _S, "embedder": _S, "dim": _I32, "table": _S, "update
 
 def _products_schema(dim: int) -> pa.Schema:
     extra = {"name": _S, "rag_text": _S, "risk_grade": _I32, "risk_level": _I32,
-             "terms": pa.list_(_I32), "best_max_rate": pa.float64(),
+             "terms": pa.list_(_I32), "best_max_rate": pa.float64(), "max_limit": _I64,
              "vector": pa.list_(pa.float32(), dim)}  # fmt: skip
     return pa.schema([*_CATALOGUE, *(pa.field(k, t) for k, t in extra.items())])
 
@@ -114,6 +114,8 @@ def filter_sql(filters: ProductFilters) -> str | None:
         clauses.append(f"array_has(terms, {int(filters.term_months)})")
     if filters.max_risk_grade_riskiest is not None:
         clauses.append(f"risk_level >= {int(filters.max_risk_grade_riskiest)}")
+    if filters.min_limit_krw is not None:
+        clauses.append(f"max_limit >= {int(filters.min_limit_krw)}")
     if not filters.include_discontinued:
         clauses.append("is_active = true")
     return _and(clauses)

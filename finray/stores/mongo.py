@@ -52,7 +52,7 @@ _HIT_PROJECTION = {"_id": 0, "product": 1}
 # --- pure builders (unit-tested without a server) -------------------------------------------
 def vector_index_definition(dim: int) -> dict[str, Any]:
     """Atlas Vector Search index on ``products.embedding`` plus the pre-filter fields."""
-    filters = ["product_type", "provider", "risk_level", "terms", "is_active"]
+    filters = ["product_type", "provider", "risk_level", "terms", "max_limit", "is_active"]
     return {
         "fields": [
             {"type": "vector", "path": "embedding", "numDimensions": dim, "similarity": "cosine"},
@@ -84,6 +84,7 @@ def search_index_definition() -> dict[str, Any]:
                 "provider": {"type": "token"},
                 "risk_level": {"type": "number"},
                 "terms": {"type": "number"},
+                "max_limit": {"type": "number"},
                 "is_active": {"type": "boolean"},
             },
         }
@@ -101,6 +102,8 @@ def vector_filter(filters: ProductFilters) -> dict[str, Any]:
         clauses.append({"terms": {"$eq": int(filters.term_months)}})  # matches any array element
     if filters.max_risk_grade_riskiest is not None:
         clauses.append({"risk_level": {"$gte": int(filters.max_risk_grade_riskiest)}})
+    if filters.min_limit_krw is not None:
+        clauses.append({"max_limit": {"$gte": int(filters.min_limit_krw)}})
     if not filters.include_discontinued:
         clauses.append({"is_active": {"$eq": True}})
     return {"$and": clauses} if clauses else {}
@@ -121,6 +124,8 @@ def search_filter(filters: ProductFilters) -> list[dict[str, Any]]:
         clauses.append(
             {"range": {"path": "risk_level", "gte": int(filters.max_risk_grade_riskiest)}}
         )
+    if filters.min_limit_krw is not None:
+        clauses.append({"range": {"path": "max_limit", "gte": int(filters.min_limit_krw)}})
     if not filters.include_discontinued:
         clauses.append({"equals": {"path": "is_active", "value": True}})
     return clauses

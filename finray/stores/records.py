@@ -23,6 +23,9 @@ from finray.stores.base import EmbedderMismatchError, IndexInfo, ProductHit, Use
 # keeps them for every N instead of silently dropping all deposits. Storing this derived value
 # avoids NULL handling in filters, which Atlas $vectorSearch pre-filters do not document.
 NO_RISK_LEVEL = 7
+# Products without a published 최고한도 take any amount; stored as this (not NULL) for the same
+# reason, so "max_limit >= amount" keeps them on every backend.
+NO_MAX_LIMIT = 2**62
 
 # Fields the model computes; they are re-derived on load, so they never go into the payload.
 _COMPUTED = {"best_base_rate", "best_max_rate", "terms", "content_hash", "rag_text"}
@@ -82,6 +85,7 @@ def search_fields(product: Product) -> dict[str, Any]:
         "risk_level": risk_level(product),
         "terms": list(product.terms),
         "best_max_rate": product.best_max_rate,
+        "max_limit": product.max_limit if product.max_limit is not None else NO_MAX_LIMIT,
     }
 
 

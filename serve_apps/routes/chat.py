@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
+from finray.advice.presentation import IntentView
 from finray.agent.service import AdviceDelta, AdviceMeta, AdviceRequest, AdviceResult
 from finray.auth import Principal
 from finray.chatlog import new_log_id
@@ -52,9 +53,13 @@ async def chat_stream(
     request = AdviceRequest(
         user_id=body.user_id,
         question=body.question.strip(),
-        filters=ProductFilters(product_types=body.product_types or None, term_months=body.term_months),
+        filters=ProductFilters(
+            product_types=body.product_types or None, term_months=body.term_months, providers=body.provider or None,
+        ),
         k=body.k,
+        amount_krw=body.amount,
         persona_override=body.persona,
+        drop=tuple(body.drop),
     )
     batches = services.handle("advisor").options(stream=True).stream.remote(request)
     try:
@@ -90,6 +95,7 @@ async def _frames(
             meta = ChatMeta(
                 log_id=log_id, request_id=request_id, candidates=event.candidates, recommended=event.recommended,
                 excluded=[excluded_item(e) for e in event.excluded], generator=event.generator,
+                intent=IntentView.of(event.intent), notices=event.notices,
             )
             return frame("meta", meta.model_dump(mode="json"))
         if isinstance(event, AdviceDelta):
@@ -107,7 +113,8 @@ async def _frames(
             done = ChatDone(
                 log_id=log_id, request_id=request_id, answer=event.answer, cited=event.cited,
                 excluded=[excluded_item(e) for e in event.excluded], generator=event.generator,
-                verified=event.verified, latency_ms=round(latency, 1),
+                verified=event.verified, latency_ms=round(latency, 1), intent=IntentView.of(event.intent),
+                notices=event.notices, comparison=event.comparison, computed=event.computed,
             )
             return frame("done", done.model_dump(mode="json"))
         raise TypeError(f"unexpected advice event {type(event).__name__}")

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from finray.advice.presentation import IntentView
 from finray.agent.service import AdviceRequest, AdviceResult
+from finray.intent.model import Slot
 from finray.chatlog import new_log_id
 from finray.products.model import ProductType
 from finray.stores.base import ProductFilters
@@ -34,20 +36,30 @@ async def recommendations(
         int | None,
         Query(ge=1, le=10**12, description="원 to put in (a 적금's monthly payment); products with a lower 최고한도 are left out"),
     ] = None,
-    provider: Annotated[list[str] | None, Query(description="financial companies, exact names (repeatable)")] = None,
+    provider: Annotated[
+        list[str] | None, Query(max_length=20, description="financial companies, exact names (repeatable)")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="a wish in words (\"우리은행 12개월 정기예금\"): read into conditions")
+    ] = None,
+    drop: Annotated[
+        list[Slot] | None, Query(max_length=8, description="conditions not to read from q (chips the user removed)")
+    ] = None,
     k: Annotated[int, Query(ge=1, le=10)] = 5,
 ) -> RecommendationResponse:
     started = time.perf_counter()
     request = AdviceRequest(
         user_id=user_id,
+        question=(q or "").strip() or None,
         filters=ProductFilters(product_types=type or None, providers=provider or None, term_months=term_months),
         k=k,
         amount_krw=amount,
+        drop=tuple(drop or ()),
     )
     result: AdviceResult = await services.handle("advisor").recommend.remote(request)
     log_id = new_log_id()
     record_answer(
-        services, log_id=log_id, kind="recommendation", question="맞춤 상품 추천", result=result,
+        services, log_id=log_id, kind="recommendation", question=request.question or "맞춤 상품 추천", result=result,
         latency_ms=(time.perf_counter() - started) * 1000, request_id=request_id,
         extra={"filters": {"type": [t.value for t in type or []], "term_months": term_months,
                            "amount": amount, "provider": provider or [], "k": k}},
@@ -57,6 +69,10 @@ async def recommendations(
         items=recommended_items(result),
         excluded=[excluded_item(e) for e in result.excluded],
         summary=result.answer,
+        intent=IntentView.of(result.intent),
+        notices=result.notices,
+        comparison=result.comparison,
+        computed=result.computed,
         generator=result.generator,
         verified=result.verified,
         log_id=log_id,

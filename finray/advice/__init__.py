@@ -1,0 +1,1 @@
+"""Advice logic on top of retrieval: constraints, objectives, computed figures."""
