@@ -31,6 +31,7 @@ FULL = ProductFilters(
     providers=["국민은행", "O'Reilly 은행"],
     term_months=12,
     max_risk_grade_riskiest=4,
+    min_limit_krw=5_000_000,
 )
 
 
@@ -48,6 +49,7 @@ def test_vector_index_definition() -> None:
         "provider",
         "risk_level",
         "terms",
+        "max_limit",
         "is_active",
     }
     assert all(f["type"] == "filter" for f in fields[1:])
@@ -78,6 +80,7 @@ def test_vector_pipeline_translates_every_filter() -> None:
             {"provider": {"$in": ["국민은행", "O'Reilly 은행"]}},
             {"terms": {"$eq": 12}},
             {"risk_level": {"$gte": 4}},
+            {"max_limit": {"$gte": 5_000_000}},
             {"is_active": {"$eq": True}},
         ]
     }
@@ -127,6 +130,7 @@ def test_keyword_pipeline_translates_every_filter() -> None:
         {"in": {"path": "provider", "value": ["국민은행", "O'Reilly 은행"]}},
         {"equals": {"path": "terms", "value": 12}},
         {"range": {"path": "risk_level", "gte": 4}},
+        {"range": {"path": "max_limit", "gte": 5_000_000}},
         {"equals": {"path": "is_active", "value": True}},
     ]
     assert pipeline[1] == {"$limit": 7}

@@ -746,3 +746,25 @@ def test_lance_serving_reader_follows_a_rebuilt_user_index(tmp_path: Path) -> No
     got = reader.get_user_vector("U0000001")
     assert got is not None and got.persona == "새 페르소나" and got.embedder == small.embedder and len(got.vector) == 8
     assert reader.get_user_vector("U0000002") is None
+
+
+def test_amount_filter_keeps_products_whose_limit_takes_it(backend: Backend) -> None:
+    """``min_limit_krw``: products with a 최고한도 below the amount are filtered inside the store;
+    products that publish no limit take any amount (same on every backend)."""
+    capped = BY_ID[KB_MYWAY].model_copy(update={"max_limit": 300_000})
+    products = [capped if p.product_id == KB_MYWAY else p for p in PRODUCTS]
+    assert backend.store.upsert_product_vectors(products, VECTORS.tolist(), E5) == len(products)
+    if backend.settle_s:
+        assert backend.store.wait_for_search_indexes(backend.settle_s)  # type: ignore[attr-defined]
+    everything = {p.product_id for p in products}
+    small = ProductFilters(min_limit_krw=300_000)
+    large = ProductFilters(min_limit_krw=300_001)
+    assert set(_ids(_vsearch(backend, KB_STAR, small, everything))) == everything
+    assert set(_ids(_vsearch(backend, KB_STAR, large, everything - {KB_MYWAY}))) == everything - {KB_MYWAY}
+    kw = backend.eventually(
+        lambda: backend.store.keyword_search("KB내맘대로적금", 10, large),
+        lambda hits: KB_MYWAY not in _ids(hits),
+    )
+    assert KB_MYWAY not in _ids(kw)
+    with_it = backend.store.keyword_search("KB내맘대로적금", 10, small)
+    assert KB_MYWAY in _ids(with_it)
