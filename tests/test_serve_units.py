@@ -24,7 +24,6 @@ from finray.agent.service import (
     AdvisorService,
     UnknownUserError,
     answer_chunks,
-    fits_amount,
 )
 from finray.agent.state import Persona
 from finray.chatlog import BufferedLogWriter, answer_log, feedback_record, is_log_id, new_log_id
@@ -186,9 +185,7 @@ def test_persona_override_changes_text_not_suitability() -> None:
     assert [e.kind for e in done.excluded] == ["unsuitable"]  # 투자성향 still from the user DB
 
 
-def test_fits_amount_and_answer_chunks() -> None:
-    assert fits_amount(None, 10**9) and fits_amount(100, None) and fits_amount(100, 100)
-    assert not fits_amount(99, 100)
+def test_answer_chunks() -> None:
     text = "첫 줄\n\n1. 상품\n2. 상품"
     assert "".join(answer_chunks(text)) == text and answer_chunks("") == []
 

@@ -143,11 +143,6 @@ class AdviceResult(BaseModel):
 AdviceEvent = AdviceMeta | AdviceDelta | AdviceResult
 
 
-def fits_amount(product_limit: int | None, amount_krw: int | None) -> bool:
-    """A product takes ``amount_krw`` unless it states a lower 최고한도 (no limit = takes it)."""
-    return amount_krw is None or product_limit is None or product_limit >= amount_krw
-
-
 def answer_chunks(text: str) -> list[str]:
     """Split an answer at line breaks; each chunk after the first starts with its ``\\n``."""
     lines = text.split("\n")
