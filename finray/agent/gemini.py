@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from finray.agent.offline import closing_notes, credible_returns, fmt_pct, key_numbers, product_line
 from finray.agent.state import CitedProduct, Persona
 from finray.agent.verify import display_name
+from finray.intent.model import QueryIntent
 from finray.products.model import Product, ProductType
 from finray.retrieval.rerank import Excluded, RankedProduct
 from finray.retrieval.suitability import allowed_grades_text, grade_text, profile_name
@@ -125,6 +126,7 @@ def build_messages(
     *,
     problems: Sequence[str] = (),
     term_months: int | None = None,
+    intent: QueryIntent | None = None,
 ) -> list[BaseMessage]:
     """System rules + one human message with the customer, the question and the candidates.
 
@@ -152,6 +154,18 @@ def build_messages(
         "[후보 상품]",
         *(describe_candidate(i, r, term_months) for i, r in enumerate(ranked, start=1)),
     ]
+    if intent is not None and not intent.is_empty:
+        # The candidates already satisfy every condition and are in the order the question asks
+        # for; the model is told so, and must name the first one first.
+        body[4:4] = [
+            f"이해한 조건: {intent.summary()}",
+            "후보 상품은 이 조건을 모두 만족하며 요청한 순서대로 정렬되어 있습니다. 순서를 바꾸지 말고 "
+            "1번 상품을 먼저 답하세요. 조건에 맞지 않는 다른 상품을 언급하지 마세요.",
+            "",
+        ]
+    notes = list(dict.fromkeys(r.alternative_note for r in ranked if r.alternative_note))
+    if notes:
+        body += ["", "[안내 — 답변에 반드시 밝히세요]", *(f"- {n}" for n in notes)]
     if excluded:
         body += ["", "[제외된 상품 — 추천하지 마세요]", *(f"- {e.name}: {e.reason}" for e in excluded)]
     if problems:
@@ -209,10 +223,14 @@ def render_model_answer(
                 key_numbers=key_numbers(r.product, term_months),
                 suitability_note=r.suitability_note,
                 score=r.score,
+                alternative_note=r.alternative_note,
             )
         )
     known = [i for i in items if i.product_id in by_id]
     lines = [answer.summary.strip(), ""] if answer.summary.strip() else []
+    notes_shown = list(dict.fromkeys(i.alternative_note for i in known if i.alternative_note))
+    if notes_shown:  # the relaxation is data, stated by us whatever the model wrote
+        lines[1:1] = [f"※ {n}" for n in notes_shown] if lines else [*(f"※ {n}" for n in notes_shown), ""]
     lines += [product_line(i, item) for i, item in enumerate(known, start=1)]
     notes = closing_notes([by_id[i.product_id].product for i in known])
     if notes:

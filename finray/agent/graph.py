@@ -175,6 +175,7 @@ def build_advisor_graph(
             state.get("excluded") or [],
             problems=state.get("problems") or [],
             term_months=_term(state),
+            intent=state.get("intent"),
         )
         try:
             answer = generate_structured(chat_model, messages)
