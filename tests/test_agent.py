@@ -88,6 +88,9 @@ class Deps:
             if (not filters.product_types or p.product_type in filters.product_types)
             and (filters.max_risk_grade_riskiest is None or p.risk_grade is None
                  or p.risk_grade >= filters.max_risk_grade_riskiest)
+            and (not filters.providers or p.provider in filters.providers)
+            and (filters.term_months is None or filters.term_months in p.terms)
+            and (filters.min_limit_krw is None or p.max_limit is None or p.max_limit >= filters.min_limit_krw)
         ]
         return [ProductHit(product=p, score=1 / (60 + i), rank=i) for i, p in enumerate(out, start=1)]
 

@@ -25,7 +25,10 @@ from finray.agent.service import (
     UnknownUserError,
     answer_chunks,
 )
-from finray.agent.state import Persona
+from finray.advice.constraints import store_filters
+from finray.advice.pipeline import IntentHits
+from finray.agent.state import IntentOverrides, Persona
+from finray.intent import IntentParser, ProviderDirectory, QueryIntent, merge_request
 from finray.chatlog import BufferedLogWriter, answer_log, feedback_record, is_log_id, new_log_id
 from finray.memo import TTLCache
 from finray.retrieval.memory_index import CatalogueIndex, CatalogueSearch
@@ -70,6 +73,16 @@ class DepsSources:
     def search(self, text: str, vector: list[float] | None, filters: ProductFilters, k: int) -> list[ProductHit]:
         self.searches.append((text, filters, k))
         return self.deps.retrieve(PERSONA.user_id, text, filters)
+
+    def understand(self, question: str | None, overrides: IntentOverrides) -> QueryIntent:
+        """The real parser (no catalogue providers here), with the request's fields applied."""
+        parsed = IntentParser(ProviderDirectory.build({})).parse(question or "")
+        return merge_request(parsed, **overrides.as_kwargs())
+
+    def search_intent(
+        self, text: str, vector: list[float] | None, intent: QueryIntent, filters: ProductFilters, k: int
+    ) -> IntentHits:
+        return IntentHits(hits=self.search(text, vector, store_filters(intent, None, filters), k))
 
     def feedback(self, user_id: str) -> list[Feedback]:
         return self.deps.feedback_for(user_id)

@@ -28,7 +28,8 @@ _CHANNEL_WORDS: dict[Channel, tuple[str, ...]] = {
     Channel.ONLINE: ("인터넷", "스마트폰", "모바일"),
     Channel.BRANCH: ("영업점",),
 }
-NO_LIMIT = None
+#: Product types sold by term (가입기간): a term in the question binds only these.
+TERM_TYPES = (ProductType.DEPOSIT, ProductType.SAVING)
 
 
 def providers_for(intent: QueryIntent, directory: ProviderDirectory | None) -> list[str]:
@@ -47,9 +48,13 @@ def store_filters(intent: QueryIntent, directory: ProviderDirectory | None, base
     """The store-side filters of ``intent`` on top of ``base`` (the request's own filters)."""
     base = base or ProductFilters()
     providers = providers_for(intent, directory)
+    # A term binds products that have terms; "1년 정도 굴릴 예금이나 펀드" still includes funds,
+    # so the store filter on terms only applies when every asked type is a term product.
+    term_types = bool(intent.product_types) and all(t in TERM_TYPES for t in intent.product_types)
+    term = intent.term_months if term_types or not intent.product_types else None
     return base.model_copy(update={
         "product_types": list(intent.product_types) or base.product_types,
-        "term_months": intent.term_months if intent.term_months is not None else base.term_months,
+        "term_months": term if term is not None else base.term_months,
         "providers": providers or base.providers,
         "min_limit_krw": intent.amount_krw if intent.amount_krw is not None else base.min_limit_krw,
     })
@@ -64,7 +69,7 @@ def violations(product: Product, intent: QueryIntent, directory: ProviderDirecto
     out: list[str] = []
     if intent.product_types and product.product_type not in intent.product_types:
         out.append(f"{product.product_type.korean} 상품")
-    if intent.term_months is not None and intent.term_months not in product.terms:
+    if intent.term_months is not None and product.product_type in TERM_TYPES and intent.term_months not in product.terms:
         out.append(f"{intent.term_months}개월 없음")
     providers = providers_for(intent, directory)
     if providers and product.provider not in providers:
