@@ -10,6 +10,7 @@ screenshots to ``test-artifacts/web/``. An uncaught JavaScript error fails the t
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ CHAT_USER = "U0000004"
 REFRESH_USER = "U0000005"
 LOGOUT_USER = "U0000006"
 TABS_USER = "U0000007"
+INTENT_USER = "U0000022"
+AMOUNT_USER = "U0000023"
+PHONE_USER = "U0000024"
+WISH_USER = "U0000025"
+RATE_QUESTION = "12개월 정기예금 중 금리가 가장 높은 상품 추천해 주세요"
+AMOUNT_QUESTION = "3천만원을 12개월 정기예금에 맡기면 이자가 얼마예요?"
 PREFIX = "/web-test"
 
 
@@ -112,6 +119,56 @@ def api_token(web: WebApp, user_id: str) -> str:
 
 def card_ids(page: Any) -> list[str]:
     return page.eval_on_selector_all("#rec-cards .card", "cards => cards.map(c => c.dataset.productId)")
+
+
+def chat_bodies(page: Any) -> list[dict[str, Any]]:
+    """Every JSON body the page POSTs to /chat/stream, in order (filled as requests go out)."""
+    bodies: list[dict[str, Any]] = []
+    page.on("request", lambda r: bodies.append(r.post_data_json) if r.url.endswith("/chat/stream") else None)
+    return bodies
+
+
+def ask_and_wait(page: Any, question: str) -> Any:
+    """Ask in the chat and wait for the answer to finish; the new assistant bubble."""
+    done_before = page.locator(".msg.assistant[data-state=done]").count()
+    page.fill("#chat-input", question)
+    page.click("#chat-send")
+    page.wait_for_function("n => document.querySelectorAll('.msg.assistant[data-state=done]').length > n",
+                           arg=done_before)
+    return page.locator(".msg.assistant").last
+
+
+def chip_labels(scope: Any) -> list[str]:
+    return [t.strip() for t in scope.locator("[aria-label='이해한 조건'] .intent-label").all_inner_texts()]
+
+
+RATE = re.compile(r"^연 (\d+\.\d{2})%$")
+
+
+def rate_of(cell: str) -> float | None:
+    """"연 3.50%" → 3.5; "정보 없음" → None (anything else, e.g. a bare 0, fails)."""
+    first = cell.strip().splitlines()[0].strip()  # the 단리/복리 line under the rate is not the rate
+    if first == "정보 없음":
+        return None
+    m = RATE.match(first)
+    assert m, f"a rate reads 연 x.xx% or 정보 없음, got {cell!r}"
+    return float(m.group(1))
+
+
+def comparison_rows(scope: Any) -> list[dict[str, Any]]:
+    rows = scope.locator(".compare tbody tr")
+    out = []
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        out.append({
+            "name": row.locator(".c-name").inner_text().strip(),
+            "provider": row.locator(".c-provider").inner_text().strip(),
+            "term": row.locator(".c-term").inner_text().strip(),
+            "base": rate_of(row.locator(".c-base").inner_text()),
+            "max": rate_of(row.locator(".c-max").inner_text()),
+            "month": row.locator(".c-month").inner_text().strip(),
+        })
+    return out
 
 
 # --- sign-in and recommendations ---------------------------------------------------------------
@@ -191,6 +248,111 @@ def test_chat_answer_streams_in_chunks_and_cites_cards(page: Any, web: WebApp) -
     shot(page, "04-advisor-chat")
 
 
+# --- understood intent, comparison, computed interest --------------------------------------------------
+def test_chat_shows_intent_chips_and_a_sorted_comparison_and_a_removed_chip_reasks(page: Any, web: WebApp) -> None:
+    sign_in(page, web, INTENT_USER)
+    page.wait_for_selector("#rec-status[data-state=ready]")
+    bodies = chat_bodies(page)
+    bubble = ask_and_wait(page, RATE_QUESTION)
+
+    chips = chip_labels(bubble)
+    for label in ("12개월", "정기예금", "금리 높은 순"):
+        assert label in chips, f"{label} not among the understood conditions {chips}"
+    assert bubble.locator("[aria-label='12개월 조건 지우기']").count() == 1
+
+    table = bubble.locator(".compare")
+    assert table.count() == 1, "a rate question shows a comparison table"
+    headers = [t.strip() for t in table.locator("thead th").all_inner_texts()]
+    assert headers == ["상품", "기간", "기본금리", "최고금리", "우대조건", "공시월"], headers
+    rows = comparison_rows(bubble)
+    assert len(rows) >= 2, rows
+    assert all(r["name"] and r["provider"] for r in rows)
+    assert all(r["term"] == "12개월" for r in rows), [r["term"] for r in rows]
+    # a month the catalogue lacks reads 정보 없음 (the sample has deposits without a disclosure month)
+    assert all(re.fullmatch(r"\d{4}\.\d{2}(\s*이전 공시)?|정보 없음", r["month"]) for r in rows), [r["month"] for r in rows]
+    rates = [r["max"] for r in rows]
+    known = [x for x in rates if x is not None]
+    assert known, "no 최고금리 in the table"
+    assert known == sorted(known, reverse=True), f"not sorted by 최고금리, high to low: {rates}"
+    assert rates[: len(known)] == known, f"a missing 최고금리 comes after the known ones: {rates}"
+    shot(page, "10-chat-intent-comparison")
+
+    # removing the 12개월 chip asks the same question again without reading 12개월 from it
+    bubble.locator("[aria-label='12개월 조건 지우기']").click()
+    page.wait_for_function("() => document.querySelectorAll('.msg.assistant[data-state=done]').length === 2")
+    assert len(bodies) == 2, bodies
+    assert bodies[0]["question"] == bodies[1]["question"] == RATE_QUESTION
+    assert not bodies[0].get("drop")
+    assert "term_months" in bodies[1]["drop"], bodies[1]
+    assert "term_months" not in bodies[1], "the removed slot is not sent explicitly either"
+    again = page.locator(".msg.assistant").last
+    chips = chip_labels(again)
+    assert "12개월" not in chips and "정기예금" in chips, chips
+    assert "'12개월' 조건을 빼고 다시 물었습니다" in page.locator(".msg.user").last.inner_text()
+    shot(page, "11-chat-chip-removed")
+
+
+def test_chat_computes_interest_for_an_amount(page: Any, web: WebApp) -> None:
+    sign_in(page, web, AMOUNT_USER)
+    page.wait_for_selector("#rec-status[data-state=ready]")
+    bubble = ask_and_wait(page, AMOUNT_QUESTION)
+    chips = chip_labels(bubble)
+    assert "3,000만원" in chips and "12개월" in chips and "정기예금" in chips, chips
+
+    lines = bubble.locator(".computed-item")
+    assert lines.count() >= 1, "an amount question shows the computed interest"
+    text = lines.first.inner_text()
+    m = re.search(r"세전 이자 ([\d,]+)원, 세후 이자 ([\d,]+)원", text)
+    assert m, text
+    assert "3,000만원 · 12개월" in text and "계산값" in text and "이자소득세 15.4%" in text, text
+    assert re.search(r"연 \d+\.\d{2}%\((단리|월복리)\)", text), text
+    pre, post = (int(g.replace(",", "")) for g in m.groups())
+    assert 0 < post < pre and post >= pre * 0.84, (pre, post)  # 15.4% 이자소득세 off the pre-tax interest
+    shot(page, "12-chat-computed-interest")
+
+
+def test_recommendations_take_a_wish_and_chips_can_be_removed(page: Any, web: WebApp) -> None:
+    sign_in(page, web, WISH_USER)
+    page.wait_for_selector("#rec-status[data-state=ready]")
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url) if "/recommendations/" in r.url else None)
+    assert page.get_attribute("#rec-q", "placeholder").startswith("예:")
+    page.fill("#rec-q", "12개월 정기예금 금리 높은 순")
+    page.click("#rec-load")
+    page.wait_for_selector("#rec-chips .intent-chip")
+    page.wait_for_selector("#rec-status[data-state=ready]")
+    assert "q=" in urls[-1], urls
+    chips = chip_labels(page.locator("#rec-intent"))
+    assert "12개월" in chips and "정기예금" in chips, chips
+
+    page.click("#rec-chips [aria-label='12개월 조건 지우기']")
+    page.wait_for_function("() => !document.querySelector(\"#rec-chips [aria-label='12개월 조건 지우기']\")")
+    page.wait_for_selector("#rec-status[data-state=ready]")
+    assert "drop=term_months" in urls[-1] and "q=" in urls[-1], urls[-1]
+    assert "12개월" not in chip_labels(page.locator("#rec-intent"))
+    shot(page, "13-recommendations-wish")
+
+
+def test_chips_and_comparison_fit_a_phone(driver: Any, web: WebApp) -> None:
+    with watched_page(driver, 30_000, viewport={"width": 390, "height": 844}, locale="ko-KR",
+                      timezone_id="Asia/Seoul", is_mobile=True, has_touch=True, device_scale_factor=2) as page:
+        sign_in(page, web, PHONE_USER)
+        page.wait_for_selector("#rec-status[data-state=ready]")
+        bubble = ask_and_wait(page, RATE_QUESTION)
+        assert chip_labels(bubble), "no chips"
+        assert bubble.locator(".compare tbody tr").count() >= 1, "no comparison table"
+        bubble.locator(".compare").scroll_into_view_if_needed()
+        layout = page.evaluate("""() => {
+          const right = (sel) => Math.max(0, ...[...document.querySelectorAll(sel)].map(e => e.getBoundingClientRect().right));
+          return {scroll: document.documentElement.scrollWidth, chips: right('.msg.assistant .intent'),
+                  table: right('.msg.assistant .compare-wrap'), viewport: window.innerWidth};
+        }""")
+        assert layout["viewport"] == 390, layout
+        assert layout["scroll"] <= 390, f"the page scrolls sideways on a phone: {layout}"
+        assert 0 < layout["chips"] <= 390 and 0 < layout["table"] <= 390, layout
+        shot(page, "14-phone-chat-comparison")
+
+
 # --- RiskXpert --------------------------------------------------------------------------------------
 BAND_PIXELS = """canvas => {
   const ctx = canvas.getContext('2d');
@@ -244,11 +406,17 @@ def test_forecast_chart_has_history_median_and_band_then_text_streams(page: Any,
     skill = page.locator(".fx-card[data-indicator=cpi] .skill")
     assert skill.get_attribute("data-model") in ("naive", "drift")
     text = skill.inner_text()
-    assert "예측 모델" in text and "상대 MASE" in text and "80% 구간 적중률" in text and "%" in text
+    assert "예측 모델" in text and "직전 값 유지 대비" in text and "80% 구간 적중률" in text and "%" in text
+    # customer text only: the model choice and the data-age note in Korean, no English reason or jargon
+    reason = page.inner_text(".fx-card[data-indicator=cpi] .fx-reason")
+    assert reason.startswith("예측 모델: ") and ("단순 추세 모델" in reason or "직전 값 유지 모델" in reason), reason
+    for card in page.locator(".fx-card").all():
+        visible = card.inner_text()
+        assert not re.search(r"[A-Za-z]{3,}", visible.replace("KOSPI", "")), f"English on the page: {visible!r}"
     assert int(page.get_attribute("#fx-summary", "data-chunks")) >= 1 and len(page.inner_text("#fx-summary")) > 50
     for case in ("optimistic", "base", "pessimistic"):
         assert len(page.inner_text(f"#fx-scenario-{case}")) > 20, case
-    assert "오프라인 생성기" in page.inner_text("#fx-done")
+    assert "기본 답변" in page.inner_text("#fx-done") and "오프라인" not in page.inner_text("#fx-done")
     shot(page, "05-riskxpert")
 
 

@@ -78,6 +78,8 @@ class ForecastResult:
     p90: list[float]
     skill: dict[str, Any]  # served model's backtest skill (see selection.Skill)
     warning: str | None = None  # e.g. the data ends long before the training date
+    reason_ko: str = ""  # ``reason`` in customer words (Korean)
+    warning_ko: str | None = None  # ``warning`` in customer words (Korean)
 
 
 # --- storage ---------------------------------------------------------------------------------
@@ -242,6 +244,8 @@ class ModelBundle:
             p90=fc["p90"][:months],
             skill=c["skill"],
             warning=staleness_warning(c["as_of"], self.manifest.get("created_at")),
+            reason_ko=_reason_ko(c),
+            warning_ko=staleness_note_ko(c["as_of"], self.manifest.get("created_at")),
         )
 
     def load_forecaster(self, indicator: str) -> Any:
@@ -275,17 +279,43 @@ class ModelBundle:
         return pd.read_csv(io.BytesIO(_read(fs, f"{root}/{self.version}/{indicator}/summary.csv")))
 
 
-def staleness_warning(as_of: str, created_at: str | None, max_gap_months: int = 6) -> str | None:
-    """A warning when the history ends long before the model was trained (e.g. ktb3y → 2018)."""
+def _data_gap_months(as_of: str, created_at: str | None) -> int | None:
+    """Months between the last observation and the training date (None: no training date)."""
     if not created_at:
         return None
     ts = pd.Timestamp(created_at)
     trained = pd.Period(ts.tz_convert(None) if ts.tzinfo else ts, freq="M")
-    gap = (trained - pd.Period(as_of, freq="M")).n
-    if gap > max_gap_months:
+    return (trained - pd.Period(as_of, freq="M")).n
+
+
+def staleness_warning(as_of: str, created_at: str | None, max_gap_months: int = 6) -> str | None:
+    """A warning when the history ends long before the model was trained (e.g. ktb3y → 2018)."""
+    gap = _data_gap_months(as_of, created_at)
+    if gap is not None and gap > max_gap_months:
         return (f"history ends {as_of}, {gap} months before training: the forecast starts after "
                 f"{as_of}, not today")
     return None
+
+
+def staleness_note_ko(as_of: str, created_at: str | None, max_gap_months: int = 6) -> str | None:
+    """:func:`staleness_warning` for customers: "이 지표의 자료는 2018년 12월까지만 있습니다 …"."""
+    gap = _data_gap_months(as_of, created_at)
+    if gap is None or gap <= max_gap_months:
+        return None
+    last = pd.Period(as_of, freq="M")
+    first = last + 1
+    return (f"이 지표의 공개 자료는 {last.year}년 {last.month}월까지만 있습니다(예측 모델을 만든 시점보다 "
+            f"{gap}개월 앞섬). 그래서 예측은 오늘이 아니라 {first.year}년 {first.month}월부터 시작합니다.")
+
+
+def _reason_ko(choice: dict[str, Any]) -> str:
+    """The served model's reason in Korean from a stored ``choice.json``."""
+    from finray.forecasting.selection import model_ko
+
+    try:
+        return Choice.from_json(choice).reason_ko
+    except (KeyError, TypeError, ValueError):  # an older or partial choice.json: name the model only
+        return f"예측 모델: {model_ko(str(choice.get('model', '')))}(과거 검증으로 고른 모델)."
 
 
 def load_version(storage_uri: str | Path, version: str) -> ModelBundle:

@@ -80,6 +80,11 @@ class Choice:
         return cls(d["model"], d["reason"], Skill.from_json(d["skill"]),
                    {k: Skill.from_json(v) for k, v in d["candidates"].items()})
 
+    @property
+    def reason_ko(self) -> str:
+        """The reason in plain Korean, for customers (``reason`` stays the English one for logs)."""
+        return korean_reason(self)
+
 
 def skills(summary: pd.DataFrame, errors: pd.DataFrame | None = None) -> dict[str, Skill]:
     """Per-model :class:`Skill` from a :func:`~finray.forecasting.backtest.summarize` table."""
@@ -143,3 +148,47 @@ def select(
     note = f"; lower-MASE {', '.join(skipped)} skipped (relMASE > 1 at some horizon)" if skipped else ""
     return Choice(best.model, prefix + f"lowest-MASE baseline {best.model} (MASE {best.mase:.3f}, "
                   f"relMASE {best.rel_mase:.3f}){note}", best, candidates)
+
+
+#: Customer names of the models (no jargon): what each one does, not what it is called.
+MODEL_KO: dict[str, str] = {
+    "naive": "직전 값 유지 모델",
+    "seasonal_naive": "작년 같은 달 기준 모델",
+    "drift": "단순 추세 모델",
+    "ets": "지수평활 모델",
+    "patchtst": "AI 시계열 모델",
+}
+
+
+def model_ko(model: str) -> str:
+    return MODEL_KO.get(model, "통계 예측 모델")
+
+
+def korean_reason(choice: Choice, transformer: str = TRANSFORMER, band: tuple[float, float] = COVERAGE_BAND) -> str:
+    """Why this model is served, in customer words: the same decision as :func:`select` explains in
+    ``Choice.reason``, recomputed from the stored skills (so it works for already published versions).
+
+    "예측 모델: 단순 추세 모델(과거 검증에서 가장 정확). AI 시계열 모델은 과거 검증에서 직전 값 유지보다
+    정확하지 않아 쓰지 않았습니다."
+    """
+    name = model_ko(choice.model)
+    if choice.model == transformer:
+        return (f"예측 모델: {name}(과거 검증에서 직전 값 유지보다 정확하고, 예측 구간이 실제 값을 알맞게 담았음).")
+    if choice.model == "naive":
+        head = f"예측 모델: {name}(과거 검증에서 이보다 꾸준히 정확한 모델이 없어, 마지막 값이 이어진다고 봅니다)."
+    else:
+        head = f"예측 모델: {name}(과거 검증에서 가장 정확)."
+    parts = [head]
+    baselines = [s for m, s in choice.candidates.items() if m != transformer and np.isfinite(s.mase)]
+    if choice.model != "naive" and any(s.mase < choice.skill.mase for s in baselines if s.model != choice.model):
+        parts.append("오차가 평균적으로 더 작은 모델도 있었지만, 일부 예측 기간에서 직전 값 유지보다 부정확해 쓰지 않았습니다.")
+    t = choice.candidates.get(transformer)
+    if t is not None:
+        t_name = model_ko(transformer)
+        if not (np.isfinite(t.rel_mase) and t.rel_mase < 1.0):
+            parts.append(f"{t_name}은 과거 검증에서 직전 값 유지보다 정확하지 않아 쓰지 않았습니다.")
+        elif not band[0] <= t.coverage <= band[1]:
+            parts.append(f"{t_name}은 예측 구간이 실제 값의 변동을 알맞게 담지 못해 쓰지 않았습니다.")
+        else:
+            parts.append(f"{t_name}은 일부 예측 기간에서 직전 값 유지보다 부정확해 쓰지 않았습니다.")
+    return " ".join(parts)

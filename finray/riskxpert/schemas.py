@@ -93,6 +93,8 @@ class IndicatorForecast(BaseModel):
     forecast: list[ForecastPoint]
     skill: BacktestSkill
     warning: str | None = None
+    reason_ko: str = Field("", description="why this model, in plain Korean for customers (reason is the English one)")
+    warning_ko: str | None = Field(None, description="the data-age note in plain Korean for customers")
 
 
 class ForecastResponse(BaseModel):

@@ -123,7 +123,7 @@ def forecast_response(bundle: ModelBundle, request: ForecastRequest) -> Forecast
             history=[HistoryPoint(month=m, value=v) for m, v in r.history],
             forecast=[ForecastPoint(month=m, median=a, p10=lo, p90=hi)
                       for m, a, lo, hi in zip(r.months, r.median, r.p10, r.p90, strict=True)],
-            skill=_skill(r.skill), warning=r.warning,
+            skill=_skill(r.skill), warning=r.warning, reason_ko=r.reason_ko, warning_ko=r.warning_ko,
         ))
     return ForecastResponse(version=bundle.version, months=request.months, indicators=items)
 

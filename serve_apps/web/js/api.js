@@ -142,7 +142,7 @@ export class ApiError extends Error {
 
 const REASON_MESSAGES = {
   token_expired: '로그인 시간이 만료되었습니다. 다시 로그인해 주세요.',
-  refresh_token_reused: '보안을 위해 로그인이 종료되었습니다(이미 사용된 갱신 토큰). 다시 로그인해 주세요.',
+  refresh_token_reused: '보안을 위해 로그인이 종료되었습니다(이미 사용된 로그인 정보가 다시 쓰였습니다). 다시 로그인해 주세요.',
   token_revoked: '로그인이 해제되었습니다(로그아웃했거나 보안상 세션이 종료됨). 다시 로그인해 주세요.',
   missing_token: '로그인이 필요합니다.',
   admin_required: '관리자만 볼 수 있는 화면입니다. 관리자 계정으로 로그인해 주세요.',
@@ -151,7 +151,7 @@ const REASON_MESSAGES = {
   account_not_linked: '이 카카오 계정은 finray 고객 정보와 연결되어 있지 않습니다. 고객센터에 계정 연결을 요청해 주세요.',
   invalid_state: '로그인 요청이 만료되었거나 다른 브라우저에서 시작되었습니다. 처음부터 다시 로그인해 주세요.',
   access_denied: '카카오 로그인 동의가 취소되었습니다.',
-  kakao_not_configured: '카카오 로그인이 아직 설정되지 않았습니다(KAKAO_CLIENT_ID, KAKAO_REDIRECT_URI).',
+  kakao_not_configured: '카카오 로그인을 지금은 이용할 수 없습니다. 잠시 후 다시 시도하거나 고객센터에 문의해 주세요.',
   unknown_user: '해당 데모 사용자가 없습니다. 목록에서 다시 골라 주세요.',
 };
 

@@ -27,12 +27,15 @@ export function hideBanner() {
   document.getElementById('banner').hidden = true;
 }
 
-/** A box describing an error: the Korean message, then the server's own detail and request id. */
+/**
+ * A box describing an error: the Korean message, then the server's own words (often English) and
+ * the request id, labelled as what to quote to the help desk.
+ */
 export function errorBox(err, { retry } = {}) {
-  const e = err instanceof ApiError ? err : new ApiError({ status: -1, message: `예기치 못한 오류가 발생했습니다: ${err?.message || err}` });
+  const e = err instanceof ApiError ? err : new ApiError({ status: -1, message: '예기치 못한 오류가 발생했습니다. 새로고침한 뒤 다시 시도해 주세요.', detail: String(err?.message || err) });
   return h('div', { class: 'error-box', role: 'alert', dataset: { status: String(e.status), reason: e.reason || e.kind || '' } },
     h('p', { class: 'error-message' }, e.message),
-    e.detail ? h('p', { class: 'error-detail' }, `자세히: ${e.detail}`) : null,
+    e.detail ? h('p', { class: 'error-detail' }, `고객센터 문의용 정보: ${e.detail}`) : null,
     e.requestId ? h('p', { class: 'error-detail' }, `요청 ID: ${e.requestId}`) : null,
     retry ? h('button', { type: 'button', class: 'btn small', onclick: retry }, '다시 시도') : null,
   );

@@ -1,7 +1,8 @@
 // Advisor: personal recommendation cards with 👍/👎 feedback, and a streaming chat.
 
 import { apiFetch, apiJson, consumeEvents } from '../api.js';
-import { clear, h, spinner } from '../dom.js';
+import { append, clear, h, spinner } from '../dom.js';
+import { alternativeNote, comparisonTable, computedList, fmtMonth, intentChips, noticeBox, withoutChip } from './intent.js';
 
 const TYPES = [
   ['', '전체'], ['deposit', '정기예금'], ['saving', '적금'], ['annuity', '연금저축'], ['fund', '펀드'],
@@ -14,7 +15,7 @@ const EXAMPLES = [
   '노후 준비용 연금저축 상품이 궁금해요',
 ];
 const EXCLUDED_KIND = { disliked: '관심 없음 표시', unsuitable: '투자성향 부적합' };
-const GENERATOR = { offline: '오프라인 생성기', gemini: 'Gemini', 'gemini→offline': 'Gemini → 오프라인 대체' };
+const GENERATOR = { offline: '기본 답변', gemini: 'AI 답변(Gemini)', 'gemini→offline': '기본 답변(AI 답변 대체)' };
 
 export const cardId = (productId) => `card-${productId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
@@ -24,12 +25,17 @@ export function mount(container, ctx) {
   let alive = true;
   let lastItems = null; // product ids of the previous recommendation list (to show what changed)
   const liked = new Set();
+  // what the customer took out of the recommendation's understood conditions (reset by 추천 받기)
+  let recOverride = { drop: [] };
 
   // --- layout -----------------------------------------------------------------------------------
   const typeSel = h('select', { id: 'rec-type', name: 'type' }, TYPES.map(([v, t]) => h('option', { value: v }, t)));
   const termSel = h('select', { id: 'rec-term', name: 'term' }, TERMS.map(([v, t]) => h('option', { value: v }, t)));
   const amount = h('input', { id: 'rec-amount', type: 'number', min: '1', step: '10000', placeholder: '예: 10000000', inputmode: 'numeric' });
+  const wish = h('input', { id: 'rec-q', type: 'text', name: 'q', maxlength: '200', placeholder: '예: 우리은행 12개월 정기예금', autocomplete: 'off' });
   const recStatus = h('p', { class: 'status-line', id: 'rec-status', role: 'status' });
+  const recIntent = h('div', { id: 'rec-intent' });
+  const recExtra = h('div', { id: 'rec-extra' });
   const cards = h('div', { class: 'cards', id: 'rec-cards' });
   const excludedBox = h('div', { id: 'rec-excluded' });
   const summaryBox = h('div', { id: 'rec-summary' });
@@ -46,12 +52,13 @@ export function mount(container, ctx) {
         h('div', { class: 'panel-head' },
           h('h1', { id: 'rec-title' }, '맞춤 추천 상품'),
           h('p', { class: 'muted' }, '내 투자성향(적합성 원칙)과 피드백을 반영한 추천입니다.')),
-        h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); loadRecommendations(); } },
+        h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); recOverride = { drop: [] }; loadRecommendations(); } },
+          h('label', { class: 'wish' }, '원하는 상품 (선택)', wish),
           h('label', {}, '상품 유형', typeSel),
           h('label', {}, '가입 기간', termSel),
           h('label', {}, '금액(원)', amount),
           h('button', { type: 'submit', class: 'btn', id: 'rec-load' }, '추천 받기')),
-        recStatus, summaryBox, cards, excludedBox),
+        recStatus, recIntent, recExtra, summaryBox, cards, excludedBox),
       h('section', { class: 'panel chat', 'aria-labelledby': 'chat-title' },
         h('div', { class: 'panel-head' },
           h('h2', { id: 'chat-title' }, 'AI 상담'),
@@ -74,17 +81,17 @@ export function mount(container, ctx) {
     return () => aborts.delete(controller);
   }
 
-  async function loadRecommendations(note) {
+  async function loadRecommendations(note, { chip = false } = {}) {
     const controller = new AbortController();
     const done = track(controller);
     recStatus.textContent = note || '추천 상품을 찾는 중…';
     recStatus.dataset.state = 'loading';
     if (!cards.firstChild) cards.append(spinner('추천 상품을 찾는 중…'));
     try {
-      const params = { type: typeSel.value || undefined, term_months: termSel.value || undefined, amount: amount.value || undefined, k: 5 };
+      const params = recParams();
       const rec = await apiJson(`recommendations/${encodeURIComponent(userId)}`, { params, signal: controller.signal });
       if (!alive) return;
-      renderRecommendations(rec, note);
+      renderRecommendations(rec, chip ? null : note);
     } catch (err) {
       if (err.name === 'AbortError' || !alive) return;
       recStatus.textContent = '';
@@ -93,6 +100,37 @@ export function mount(container, ctx) {
     } finally {
       done();
     }
+  }
+
+  /** The query: the form, then what the customer changed through the chips (recOverride). */
+  function recParams() {
+    const o = recOverride;
+    return {
+      q: wish.value.trim() || undefined,
+      type: o.product_types || typeSel.value || undefined,
+      term_months: termSel.value || undefined,
+      amount: amount.value || undefined,
+      provider: o.provider,
+      drop: o.drop.length ? o.drop : undefined,
+      k: 5,
+    };
+  }
+
+  /** The customer removed a chip of the recommendation's intent: ask again without it. */
+  function removeRecChip(chip, view) {
+    const before = { ...recOverride, drop: [...recOverride.drop] };
+    if (!before.product_types && typeSel.value) before.product_types = [typeSel.value];
+    const next = withoutChip(before, chip, view);
+    // a form control that set the removed slot is cleared, so the form shows what is asked
+    if (!next.product_types) typeSel.value = '';
+    else if (next.product_types.length === 1 && TYPES.some(([v]) => v === next.product_types[0])) {
+      typeSel.value = next.product_types[0];
+      delete next.product_types;
+    } else typeSel.value = '';
+    if (chip.slot === 'term_months') termSel.value = '';
+    if (chip.slot === 'amount') amount.value = '';
+    recOverride = next;
+    return loadRecommendations(`'${chip.label}' 조건을 빼고 다시 추천하는 중…`, { chip: true });
   }
 
   function renderRecommendations(rec, note) {
@@ -105,6 +143,13 @@ export function mount(container, ctx) {
     if (note && (fresh.length || gone.length)) text = `피드백을 반영했습니다: ${gone.length}개 제외, ${fresh.length}개 새로 추천.`;
     else if (note) text = '피드백을 반영해 추천 순서를 다시 계산했습니다.';
     recStatus.textContent = text;
+
+    append(clear(recIntent), [
+      intentChips(rec.intent, { id: 'rec-chips', onRemove: (chip) => removeRecChip(chip, rec.intent) }),
+      noticeBox(rec.notices, { id: 'rec-notices' })]);
+    append(clear(recExtra), [
+      comparisonTable(rec.comparison, { id: 'rec-comparison' }),
+      computedList(rec.computed, { id: 'rec-computed' })]);
 
     clear(summaryBox).append(h('details', { class: 'summary' },
       h('summary', {}, '추천 설명 전체 보기 ',
@@ -148,9 +193,10 @@ export function mount(container, ctx) {
       numbers.length ? h('dl', { class: 'numbers' }, numbers.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))) : null,
       !hasGrade && item.risk_grade ? h('p', { class: 'muted' }, `위험등급 ${item.risk_grade}등급`) : null,
       item.terms && item.terms.length ? h('p', { class: 'muted' }, `가입 기간: ${item.terms.map((t) => `${t}개월`).join(' · ')}`) : null,
+      alternativeNote(item.alternative_note),
       h('p', { class: 'reason' }, h('strong', {}, '추천 이유 '), item.reason),
       item.suitability_note ? h('p', { class: 'suitability' }, h('strong', {}, '적합성 '), item.suitability_note) : null,
-      item.disclosure_month ? h('p', { class: 'muted small' }, `공시 기준 ${item.disclosure_month}`) : null,
+      item.disclosure_month ? h('p', { class: 'muted small' }, `공시 기준 ${fmtMonth(item.disclosure_month)}`) : null,
       h('div', { class: 'card-actions' }, likeBtn, dislikeBtn),
     );
     return card;
@@ -200,6 +246,7 @@ export function mount(container, ctx) {
           title: '추천 카드로 이동',
           onclick: () => { if (!focusCard(c)) detail.hidden = !detail.hidden; },
         }, `${c.name} · ${c.provider}`),
+        alternativeNote(c.alternative_note),
         detail);
     }));
   }
@@ -223,18 +270,35 @@ export function mount(container, ctx) {
     return out;
   }
 
-  async function ask() {
+  function ask() {
     const q = question.value.trim();
     if (!q || streaming) return;
     question.value = '';
+    send({ user_id: userId, question: q, k: 3 });
+  }
+
+  /**
+   * One chat turn: the request (question plus any explicit fields and `drop`) streamed into a new
+   * answer bubble. `removed`: the chip whose removal made this turn (shown with the question).
+   */
+  async function send(request, removed = null) {
+    if (streaming) return false;
     messages.querySelector('.chat-hint')?.remove();
-    messages.append(h('div', { class: 'msg user' }, h('p', {}, q)));
+    messages.append(h('div', { class: 'msg user' }, h('p', {}, request.question),
+      removed ? h('p', { class: 'msg-note' }, `'${removed.label}' 조건을 빼고 다시 물었습니다`) : null));
     const status = h('p', { class: 'msg-status' }, '질문을 보냈습니다…');
+    const intentBox = h('div', { class: 'msg-intent' });
     const answer = h('p', { class: 'answer-text streaming', dataset: { chunks: '0' } });
     const extra = h('div', { class: 'msg-extra' });
-    const bubble = h('div', { class: 'msg assistant', dataset: { state: 'waiting' } }, status, answer, extra);
+    const bubble = h('div', { class: 'msg assistant', dataset: { state: 'waiting' } }, status, intentBox, answer, extra);
     messages.append(bubble);
     messages.scrollTop = messages.scrollHeight;
+
+    const showIntent = (view, notices) => {
+      append(clear(intentBox), [
+        intentChips(view, { onRemove: (chip) => send(withoutChip(request, chip, view), chip) }),
+        noticeBox(notices)]);
+    };
 
     const controller = new AbortController();
     const untrack = track(controller);
@@ -244,13 +308,14 @@ export function mount(container, ctx) {
     let chunks = 0;
     try {
       const response = await apiFetch('chat/stream', {
-        method: 'POST', json: { user_id: userId, question: q, k: 3 }, accept: 'text/event-stream', signal: controller.signal,
+        method: 'POST', json: request, accept: 'text/event-stream', signal: controller.signal,
       });
       bubble.dataset.state = 'streaming';
       await consumeEvents(response, {
         meta: (m) => {
           status.textContent = `상품 ${m.candidates}개를 살펴보고 ${m.recommended}개를 골랐습니다`
             + (m.excluded.length ? ` (${m.excluded.length}개 제외)` : '') + ' · 답변 작성 중…';
+          showIntent(m.intent, m.notices);
         },
         delta: (d) => {
           chunks += 1;
@@ -263,7 +328,10 @@ export function mount(container, ctx) {
           clear(answer).append(...linkedAnswer(d.answer, d.cited));
           answer.dataset.chunks = String(chunks);
           status.textContent = `답변 완료 · ${(d.latency_ms / 1000).toFixed(1)}초`;
-          extra.append(
+          if (d.intent) showIntent(d.intent, d.notices);
+          append(extra, [
+            comparisonTable(d.comparison),
+            computedList(d.computed),
             h('div', { class: 'badges' },
               h('span', { class: `badge ${d.verified ? 'ok' : 'warn'}` }, d.verified ? '숫자·상품명 검증 완료' : '검증 실패: 참고만 하세요'),
               h('span', { class: 'badge' }, GENERATOR[d.generator] || d.generator)),
@@ -273,12 +341,12 @@ export function mount(container, ctx) {
               h('summary', {}, `제외된 상품 ${d.excluded.length}개`),
               h('ul', {}, d.excluded.map((x) => h('li', {}, h('strong', {}, x.name), ` — ${x.reason}`)))) : null,
             answerFeedback(d.log_id),
-          );
+          ]);
         },
       });
       bubble.dataset.state = 'done';
     } catch (err) {
-      if (!alive) return;
+      if (!alive) return true;
       answer.classList.remove('streaming');
       if (err.name === 'AbortError') {
         bubble.dataset.state = 'stopped';
@@ -294,6 +362,7 @@ export function mount(container, ctx) {
       sendBtn.disabled = false;
       stopBtn.hidden = true;
     }
+    return true;
   }
 
   function answerFeedback(logId) {

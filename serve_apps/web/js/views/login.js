@@ -23,7 +23,7 @@ export function mount(container, ctx) {
     if (!alive) return;
     clear(devBox).append(
       h('h2', {}, '개발용 로그인'),
-      h('p', { class: 'muted' }, '데모 고객을 골라 바로 로그인합니다 (AUTH_DEV_LOGIN=true 일 때만 보입니다).'),
+      h('p', { class: 'muted' }, '데모 고객을 골라 바로 로그인합니다. 개발·시연용 서버에서만 보이는 목록입니다.'),
       h('ul', { class: 'dev-users' }, users.map((u) => h('li', {},
         h('button', {
           type: 'button', class: 'btn outline dev-user', dataset: { userId: u.user_id },

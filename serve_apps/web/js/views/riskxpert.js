@@ -10,15 +10,29 @@ const INDICATORS = [
   ['base_rate', '한국은행 기준금리'], ['usd_krw', '원/달러 환율'], ['kospi', 'KOSPI'],
   ['ktb3y', '국고채 3년'], ['cpi', '소비자물가지수'],
 ];
+// Customer names of the models (the same as finray/forecasting/selection.py MODEL_KO).
 const MODEL_KO = {
-  naive: '나이브 (직전 값 유지)',
-  seasonal_naive: '계절 나이브 (작년 같은 달)',
-  drift: '드리프트 (과거 추세 연장)',
-  ets: '지수평활 (ETS)',
-  patchtst: 'PatchTST (트랜스포머)',
+  naive: '직전 값 유지 모델',
+  seasonal_naive: '작년 같은 달 기준 모델',
+  drift: '단순 추세 모델',
+  ets: '지수평활 모델',
+  patchtst: 'AI 시계열 모델',
 };
 const CASES = [['낙관', 'optimistic'], ['기준', 'base'], ['비관', 'pessimistic']];
-const GENERATOR = { offline: '오프라인 생성기', gemini: 'Gemini', 'gemini→offline': 'Gemini → 오프라인 대체' };
+const GENERATOR = { offline: '기본 답변', gemini: 'AI 답변(Gemini)', 'gemini→offline': '기본 답변(AI 답변 대체)' };
+
+/** relMASE (model error ÷ the "last value stays" error) in words: "0.85배 (더 정확)". */
+function relativeError(rel) {
+  if (rel === null || rel === undefined) return '정보 없음';
+  const verdict = rel < 1 ? '더 정확' : rel > 1 ? '덜 정확' : '같음';
+  return `${Number(rel).toFixed(2)}배 (${verdict})`;
+}
+
+/** "20261204T161121Z-d90a703d" → "2026.12.04 학습 모델" (the full version stays in a tooltip). */
+function versionLabel(version) {
+  const m = /^(\d{4})(\d{2})(\d{2})T/.exec(version || '');
+  return m ? `${m[1]}.${m[2]}.${m[3]} 학습 모델` : '최신 모델';
+}
 
 export function mount(container, ctx) {
   let alive = true;
@@ -76,18 +90,20 @@ export function mount(container, ctx) {
       h('div', { class: 'fx-card-head' },
         h('h2', {}, ind.name_ko, h('span', { class: 'muted small' }, ` (${ind.unit})`)),
         h('span', { class: 'muted small' }, `마지막 관측 ${ind.as_of}`)),
-      ind.warning ? h('p', { class: 'warn-box' }, `⚠ 자료 시점 안내: ${ind.warning}`) : null,
+      ind.warning_ko || ind.warning ? h('p', { class: 'warn-box fx-warning' },
+        `⚠ 자료 시점 안내: ${ind.warning_ko || '이 지표의 공개 자료가 오래되어, 예측은 오늘이 아니라 마지막 자료 다음 달부터 시작합니다.'}`) : null,
       h('div', { class: 'chart-wrap' }, canvas),
       last ? h('p', { class: 'fx-headline' },
         `${last.month} 예측: 중앙값 ${fmtNum(last.median, 3)} ${ind.unit} (80% 구간 ${fmtNum(last.p10, 3)} ~ ${fmtNum(last.p90, 3)})`) : null,
       h('dl', { class: 'skill', dataset: { model: ind.model } },
-        h('div', {}, h('dt', {}, '예측 모델'), h('dd', { class: 'fx-model' }, MODEL_KO[ind.model] || ind.model)),
-        h('div', {}, h('dt', {}, '상대 MASE'), h('dd', { title: '나이브 대비 오차 비율 (1보다 작으면 나이브보다 정확)' },
-          s.rel_mase === null || s.rel_mase === undefined ? '–' : `${fmtNum(s.rel_mase, 3)} ${s.rel_mase < 1 ? '(나이브보다 정확)' : s.rel_mase > 1 ? '(나이브보다 부정확)' : '(나이브와 같음)'}`)),
-        h('div', {}, h('dt', {}, '80% 구간 적중률'), h('dd', {}, fmtPct(s.coverage))),
-        h('div', {}, h('dt', {}, '평균 절대 오차'), h('dd', {}, s.mae === null || s.mae === undefined ? '–' : `${fmtNum(s.mae, 3)} ${ind.unit}`)),
-        h('div', {}, h('dt', {}, '백테스트 예측 수'), h('dd', {}, `${fmtInt(s.n)}건`))),
-      h('p', { class: 'muted small' }, `모델 선택 근거: ${ind.reason}`),
+        h('div', {}, h('dt', {}, '예측 모델'), h('dd', { class: 'fx-model' }, MODEL_KO[ind.model] || '통계 예측 모델')),
+        h('div', {}, h('dt', {}, '오차 (직전 값 유지 대비)'), h('dd', { class: 'fx-rel-error', title: '1보다 작으면 직전 값을 그대로 쓰는 예측보다 정확했습니다' },
+          relativeError(s.rel_mase))),
+        h('div', {}, h('dt', {}, '80% 구간 적중률'), h('dd', {}, s.coverage === null || s.coverage === undefined ? '정보 없음' : fmtPct(s.coverage))),
+        h('div', {}, h('dt', {}, '평균 오차'), h('dd', {}, s.mae === null || s.mae === undefined ? '정보 없음' : `${fmtNum(s.mae, 3)} ${ind.unit}`)),
+        h('div', {}, h('dt', {}, '과거 검증 횟수'), h('dd', {}, `${fmtInt(s.n)}건`))),
+      // the customer text; `reason` (English, for logs) is never shown
+      h('p', { class: 'muted small fx-reason' }, ind.reason_ko || `예측 모델: ${MODEL_KO[ind.model] || '통계 예측 모델'}(과거 검증으로 고른 모델).`),
     );
     chartsBox.append(card);
     charts.push(forecastChart(canvas, ind));
@@ -124,7 +140,8 @@ export function mount(container, ctx) {
         forecast: (fc) => {
           gotNumbers = true;
           for (const ind of fc.indicators) renderIndicator(ind);
-          status.textContent = `모델 버전 ${fc.version} · ${fc.months}개월 예측 · 요약 작성 중…`;
+          status.textContent = `${versionLabel(fc.version)} · ${fc.months}개월 예측 · 요약 작성 중…`;
+          status.title = `모델 버전 ${fc.version}`;
           narrative.hidden = false;
         },
         summary: (c) => {
@@ -141,7 +158,8 @@ export function mount(container, ctx) {
         },
         done: (d) => {
           status.dataset.state = 'ready';
-          status.textContent = `전망 완료 · 모델 버전 ${d.version}`;
+          status.textContent = `전망 완료 · ${versionLabel(d.version)}`;
+          status.title = `모델 버전 ${d.version}`;
           const gens = Object.entries(d.generators || {}).map(([stage, g]) => `${stage === 'summary' ? '요약' : '시나리오'}: ${GENERATOR[g] || g}`);
           doneBox.textContent = [d.cached ? '저장된 답변을 다시 보여 드렸습니다' : `${(d.elapsed_ms / 1000).toFixed(1)}초 만에 작성`, ...gens].join(' · ');
         },
