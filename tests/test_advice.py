@@ -149,3 +149,13 @@ def test_missing_annuity_return_is_written_as_no_information() -> None:
     text, items = offline_answer(_ranked([silent]), None, "연금저축 추천")
     assert "0.00%" not in text and "정보 없음" in text
     assert "정보 없음" in items[0].key_numbers.values()
+
+
+def test_products_without_a_current_disclosure_are_named_as_such(search: IntentSearch) -> None:
+    current = next(p for p in search.index.products if p.product_type is D and p.disclosure_month)
+    undated = next(p for p in search.index.products if p.product_type is D and not p.disclosure_month)
+    text, _ = offline_answer(_ranked([current, undated]), None, "정기예금 추천")
+    notes = [line for line in text.splitlines() if line.startswith("※")]
+    assert any(" ".join(undated.name.split()) in n and "이전 공시" in n for n in notes)
+    assert not any(" ".join(current.name.split()) in n for n in notes)
+    assert verify_answer(text, [], [current, undated]).ok

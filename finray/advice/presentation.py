@@ -41,7 +41,7 @@ class ComparisonRow(BaseModel):
     interest_type: str | None = None  # 단리 | 복리
     conditions: str | None = None  # 우대조건, shortened; None when there are none
     disclosure_month: str | None = None  # YYYYMM
-    older_disclosure: bool = False  # disclosed before the newest month in the catalogue
+    older_disclosure: bool = False  # disclosed before the newest month shown, or with no month
     alternative_note: str | None = None  # set when the row does not meet a constraint (nearest alternative)
 
 
@@ -122,7 +122,8 @@ def comparison_for(intent: QueryIntent, products: Sequence[Product], ranked: Seq
         row = ComparisonRow(
             product_id=p.product_id, name=" ".join(p.name.split()), provider=p.provider, product_type=p.product_type,
             disclosure_month=p.disclosure_month,
-            older_disclosure=bool(latest and p.disclosure_month and p.disclosure_month < latest),
+            # no month at all means the older collection (see finray/bundled/finlife/SOURCES.md)
+            older_disclosure=bool(latest and (p.disclosure_month is None or p.disclosure_month < latest)),
             alternative_note=notes.get(p.product_id),
         )
         if p.product_type in _SAVINGS_TYPES:

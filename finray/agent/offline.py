@@ -373,10 +373,21 @@ def closing_notes(products: Sequence[Product]) -> list[str]:
     notes: list[str] = []
     deposits = [p for p in products if p.product_type in (ProductType.DEPOSIT, ProductType.SAVING)]
     if deposits:
+        latest = max((p.disclosure_month for p in deposits if p.disclosure_month), default=None)
+        older = [p for p in deposits if latest is None or p.disclosure_month != latest]
+        current = [p for p in deposits if p not in older]
         notes.append(
-            f"※ 금리는 {_disclosure_text(deposits)}세전 금리이며, 최고금리는 우대조건을 모두 "
+            f"※ 금리는 {_disclosure_text(current) if current else ''}세전 금리이며, 최고금리는 우대조건을 모두 "
             "충족할 때 적용됩니다."
         )
+        if older:
+            # the catalogue mixes this month's disclosure with an older collection whose rows carry
+            # no month: say which products those are, never pass them off as current
+            names = ", ".join(f"「{display_name(p.name)}」" for p in older[:3]) + (" 등" if len(older) > 3 else "")
+            notes.append(
+                f"※ {names}은(는) 공시월이 확인되지 않거나 이전 공시 자료라 현재 금리와 다를 수 있습니다. "
+                "가입 전 해당 금융회사에서 확인하세요."
+            )
     if ProductType.FUND in types:
         notes.append(
             "※ 펀드는 예금자보호 대상이 아니며 원금 손실이 발생할 수 있고, 과거 수익률이 미래 "
