@@ -356,7 +356,7 @@ class LocalPipeline:
         settings = load_settings(FINRAY_HOME=home)
         self.store = open_store(settings)
         self.embedder = build_embedder(settings, num_threads=1)
-        self.catalogue = LiveIndex(self.store, start_thread=False)
+        self.catalogue = LiveIndex(self.store, start_thread=False, tokenizer=settings.keyword_tokenizer)
         sources = LocalSources(self.store, create_readonly_engine(settings.resolved_user_db_url), self.embedder, self.catalogue)
         self.service = AdvisorService(sources)
 

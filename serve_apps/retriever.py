@@ -1,10 +1,10 @@
 """Retriever: product search in three modes — hybrid (vector + keyword, fused by RRF), vector, keyword.
 
 Both sides run on an in-memory copy of the searchable catalogue, loaded from the store and
-reloaded every few minutes: exact cosine over the ~1,200 product vectors, and BM25 over the same
-character 2-grams the embedded LanceDB full-text index uses — each well under a millisecond,
-against tens of milliseconds of CPU per store query. Why, and how the results compare with the
-store's own search, is in :mod:`finray.retrieval.memory_index`.
+reloaded every few minutes: exact cosine over the ~1,200 product vectors, and BM25 over Kiwi
+morphemes or character 2-grams (``FINRAY_KEYWORD_TOKENIZER``, :mod:`finray.retrieval.keyword`) —
+each well under a millisecond, against tens of milliseconds of CPU per store query. Why, and how
+the results compare with the store's own search, is in :mod:`finray.retrieval.memory_index`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ CATALOGUE_REFRESH_S = 300.0
 class Retriever:
     def __init__(self) -> None:
         adopt_domain_loggers()
-        self._store = open_store(load_settings())
-        self._catalogue = LiveIndex(self._store, refresh_s=CATALOGUE_REFRESH_S)
+        settings = load_settings()
+        self._store = open_store(settings)
+        self._catalogue = LiveIndex(
+            self._store, refresh_s=CATALOGUE_REFRESH_S, tokenizer=settings.keyword_tokenizer
+        )
 
     def search(
         self, query_text: str, query_vector: list[float] | None, embedder: str,

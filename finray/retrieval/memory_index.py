@@ -8,15 +8,13 @@ hop to Atlas); a matrix product over the whole catalogue costs well under a mill
 (:meth:`~finray.stores.base.Store.product_vectors`, ``get_products``) and reloaded periodically
 by its owner (the Retriever deployment).
 
-Keyword search is in memory too (:class:`KeywordIndex`): BM25 over character 2-grams of
-``rag_text`` and ``name`` — the analyzer of the embedded LanceDB full-text index (2-grams,
-lower-cased, ASCII-folded), scored per field and summed like LanceDB's multi-field match. A
-LanceDB FTS query costs ~10–20 ms of CPU per request (query planning, reading the hits'
-documents); the in-memory one under a millisecond. The rankings are close, not identical
-(tokenizer details differ): on typical Korean queries about 7 of LanceDB's top 10 are in ours,
-and a product's own name puts it first in both (``tests/test_serve_units.py``). Keyword results
-only feed RRF by *rank*; the stores' own full-text search (Atlas: Nori + bigrams) stays available
-to jobs and tools through :class:`~finray.stores.base.Store`.
+Keyword search is in memory too: :class:`~finray.retrieval.keyword.KeywordIndex`, BM25 over
+``rag_text`` and ``name`` cut into Kiwi morphemes or character 2-grams (the ``keyword_tokenizer``
+setting; the owner passes it to :meth:`CatalogueIndex.load`). With 2-grams the evidence is that
+of the embedded LanceDB full-text index; with morphemes it is not, so the two engines' keyword
+rankings differ, though a product's own name puts it first in both (``tests/test_serve_units.py``).
+Keyword results only feed RRF by *rank*; the stores' own full-text search (Atlas: Nori + bigrams)
+stays available to jobs and tools through :class:`~finray.stores.base.Store`.
 
 Filters mean exactly what they mean inside the stores: the flat values come from the same
 :func:`finray.stores.records.search_fields` the backends index, and a test runs the same vector
@@ -26,100 +24,23 @@ queries against this index and LanceDB and requires identical hit lists and scor
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-import unicodedata
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from finray.products.model import Product
+from finray.retrieval.keyword import DEFAULT_TOKENIZER, KeywordIndex, Tokenizer, bigrams
 from finray.retrieval.search import SearchMode, search_products
 from finray.stores import records
 from finray.stores.base import EmbedderMismatchError, IndexInfo, ProductFilters, ProductHit, Store
 
 log = logging.getLogger(__name__)
 
-
-#: BM25 parameters (the usual defaults, also tantivy's, which LanceDB's full-text search uses).
-BM25_K1, BM25_B = 1.2, 0.75
-
-
-def bigrams(text: str) -> list[str]:
-    """Character 2-grams of the whole text, case- and ASCII-folded, runs of whitespace as one space.
-
-    That is LanceDB's ``ngram`` full-text configuration (its 2-grams span word boundaries too;
-    "정기 예금" gives 정기, "기 ", " 예", 예금), so both rank by the same evidence.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())  # also full-width → ASCII
-    folded = unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
-    folded = _SPACES_RE.sub(" ", folded).strip()
-    return [folded[i : i + 2] for i in range(len(folded) - 1)]
-
-
-_SPACES_RE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class _FieldIndex:
-    """Per-term postings of one text field: document rows and their BM25 term weights."""
-
-    postings: dict[str, tuple[np.ndarray, np.ndarray]]  # term -> (rows, tf-normalized weights)
-    n_docs: int
-
-    @classmethod
-    def build(cls, texts: Sequence[str]) -> _FieldIndex:
-        counts = [Counter(bigrams(t)) for t in texts]
-        lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float32)
-        avg = float(lengths.mean()) if len(lengths) and lengths.mean() > 0 else 1.0
-        rows: dict[str, list[int]] = defaultdict(list)
-        tfs: dict[str, list[int]] = defaultdict(list)
-        for row, c in enumerate(counts):
-            for term, tf in c.items():
-                rows[term].append(row)
-                tfs[term].append(tf)
-        postings = {}
-        for term, r in rows.items():
-            r_arr = np.asarray(r, dtype=np.int32)
-            tf = np.asarray(tfs[term], dtype=np.float32)
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[r_arr] / avg)
-            postings[term] = (r_arr, (tf * (BM25_K1 + 1) / (tf + norm)).astype(np.float32))
-        return cls(postings=postings, n_docs=len(texts))
-
-    def add_scores(self, terms: Sequence[str], scores: np.ndarray) -> None:
-        for term in terms:
-            got = self.postings.get(term)
-            if got is None:
-                continue
-            rows, weights = got
-            df = len(rows)
-            idf = np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
-            np.add.at(scores, rows, idf * weights)
-
-
-@dataclass(frozen=True)
-class KeywordIndex:
-    """BM25 over the 2-grams of ``rag_text`` and ``name`` (scores of the two fields summed)."""
-
-    fields: tuple[_FieldIndex, ...]
-    n_docs: int
-
-    @classmethod
-    def build(cls, products: Sequence[Product]) -> KeywordIndex:
-        return cls(
-            fields=(_FieldIndex.build([p.rag_text for p in products]), _FieldIndex.build([p.name for p in products])),
-            n_docs=len(products),
-        )
-
-    def scores(self, text: str) -> np.ndarray:
-        terms = list(dict.fromkeys(bigrams(text)))  # any shared 2-gram matches (OR), once each
-        scores = np.zeros(self.n_docs, dtype=np.float32)
-        for f in self.fields:
-            f.add_scores(terms, scores)
-        return scores
+# KeywordIndex and bigrams live in finray.retrieval.keyword; re-exported for existing imports.
+__all__ = ["CatalogueIndex", "CatalogueSearch", "KeywordIndex", "LiveIndex", "bigrams"]
 
 
 @dataclass(frozen=True)
@@ -133,18 +54,23 @@ class CatalogueIndex:
     provider: np.ndarray  # (n,) str
     risk_level: np.ndarray  # (n,) int
     is_active: np.ndarray  # (n,) bool
+    max_limit: np.ndarray  # (n,) int64, records.NO_MAX_LIMIT when none is published
     terms: tuple[frozenset[int], ...]
     hashes: dict[str, str]  # product_id -> content_hash at load time
     position: dict[str, int]  # product_id -> row
     keywords: KeywordIndex
 
     @classmethod
-    def empty(cls) -> CatalogueIndex:
-        return cls.build(None, [], [])
+    def empty(cls, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> CatalogueIndex:
+        return cls.build(None, [], [], tokenizer=tokenizer)
 
     @classmethod
-    def build(cls, info: IndexInfo | None, products: Sequence[Product], vectors: Sequence[Sequence[float]]) -> CatalogueIndex:
-        """Index ``products`` with their ``vectors`` (same order), sorted by id for stable ties."""
+    def build(
+        cls, info: IndexInfo | None, products: Sequence[Product], vectors: Sequence[Sequence[float]],
+        tokenizer: Tokenizer = DEFAULT_TOKENIZER,
+    ) -> CatalogueIndex:
+        """Index ``products`` with their ``vectors`` (same order), sorted by id for stable ties;
+        keyword search cuts text with ``tokenizer``."""
         pairs = sorted(zip(products, vectors, strict=True), key=lambda pv: pv[0].product_id)
         dim = info.dim if info else 0
         matrix = np.asarray([v for _, v in pairs], dtype=np.float32).reshape(len(pairs), dim)
@@ -159,23 +85,24 @@ class CatalogueIndex:
             provider=np.asarray([f["provider"] for f in fields], dtype=object),
             risk_level=np.asarray([f["risk_level"] for f in fields], dtype=np.int32),
             is_active=np.asarray([f["is_active"] for f in fields], dtype=bool),
+            max_limit=np.asarray([f["max_limit"] for f in fields], dtype=np.int64),
             terms=tuple(frozenset(f["terms"]) for f in fields),
             hashes={p.product_id: p.content_hash for p, _ in pairs},
             position={p.product_id: i for i, (p, _) in enumerate(pairs)},
-            keywords=KeywordIndex.build([p for p, _ in pairs]),
+            keywords=KeywordIndex.build([p for p, _ in pairs], tokenizer),
         )
 
     @classmethod
-    def load(cls, store: Store) -> CatalogueIndex:
+    def load(cls, store: Store, tokenizer: Tokenizer = DEFAULT_TOKENIZER) -> CatalogueIndex:
         """Read every indexed product and its vector from ``store`` (discontinued ones too)."""
         info = store.product_index_info()
         ids = sorted(store.product_vector_hashes())
         if info is None or not ids:
-            return cls.build(info, [], [])
+            return cls.build(info, [], [], tokenizer=tokenizer)
         products = store.get_products(ids)
         vectors = store.product_vectors([p.product_id for p in products])
         kept = [p for p in products if p.product_id in vectors]
-        return cls.build(info, kept, [vectors[p.product_id] for p in kept])
+        return cls.build(info, kept, [vectors[p.product_id] for p in kept], tokenizer=tokenizer)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -193,6 +120,8 @@ class CatalogueIndex:
             keep &= np.fromiter((term in t for t in self.terms), dtype=bool, count=n)
         if filters.max_risk_grade_riskiest is not None:
             keep &= self.risk_level >= int(filters.max_risk_grade_riskiest)
+        if filters.min_limit_krw is not None:
+            keep &= self.max_limit >= int(filters.min_limit_krw)
         if not filters.include_discontinued:
             keep &= self.is_active
         return keep
@@ -221,7 +150,7 @@ class CatalogueIndex:
         ]
 
     def keyword_search(self, text: str, k: int, filters: ProductFilters) -> list[ProductHit]:
-        """BM25 over 2-grams; products sharing no 2-gram with ``text`` are not hits."""
+        """BM25 over the index's terms; products sharing no term with ``text`` are not hits."""
         if k <= 0 or not self.products or not text.strip():
             return []
         scores = self.keywords.scores(text)
@@ -270,18 +199,22 @@ class CatalogueSearch:
 class LiveIndex:
     """A :class:`CatalogueIndex` kept fresh by a background thread.
 
-    It reloads every ``refresh_s`` seconds (a full reload is ~1 s of one core for the bundled
-    catalogue and also picks up discontinued marks, which change no content hash). A failed
-    reload keeps serving the previous index and logs why. Readers just take :attr:`current`
-    (an immutable object swapped atomically).
+    It reloads every ``refresh_s`` seconds (a full reload also picks up discontinued marks, which
+    change no content hash; the first load with the morpheme tokenizer pays Kiwi for every text,
+    later ones only for texts that changed). A failed reload keeps serving the previous index
+    and logs why. Readers just take :attr:`current` (an immutable object swapped atomically).
     """
 
-    def __init__(self, store: Store, refresh_s: float = 300.0, *, start_thread: bool = True) -> None:
+    def __init__(
+        self, store: Store, refresh_s: float = 300.0, *, start_thread: bool = True,
+        tokenizer: Tokenizer = DEFAULT_TOKENIZER,
+    ) -> None:
         self._store = store
         self._refresh_s = refresh_s
+        self._tokenizer = tokenizer
         self._stop = threading.Event()
         self.loaded_at = time.time()
-        self.current = CatalogueIndex.load(store)
+        self.current = CatalogueIndex.load(store, tokenizer)
         self._thread: threading.Thread | None = None
         if start_thread and refresh_s > 0:
             self._thread = threading.Thread(target=self._run, name="catalogue-index-refresh", daemon=True)
@@ -289,7 +222,7 @@ class LiveIndex:
 
     def refresh(self) -> bool:
         try:
-            index = CatalogueIndex.load(self._store)
+            index = CatalogueIndex.load(self._store, self._tokenizer)
         except Exception as err:  # noqa: BLE001 - keep serving the last good index
             log.warning("catalogue index reload failed, keeping %d products: %s", len(self.current), err)
             return False
