@@ -159,3 +159,27 @@ def test_products_without_a_current_disclosure_are_named_as_such(search: IntentS
     assert any(" ".join(undated.name.split()) in n and "이전 공시" in n for n in notes)
     assert not any(" ".join(current.name.split()) in n for n in notes)
     assert verify_answer(text, [], [current, undated]).ok
+
+
+def test_category_is_binding(search: IntentSearch) -> None:
+    _, found = _ask(search, "채권형 펀드 추천해 주세요", k=10)
+    assert found.hits and {h.product.category for h in found.hits} == {"채권형"}
+
+
+def test_a_product_type_the_catalogue_lacks_is_said_not_substituted(search: IntentSearch) -> None:
+    assert not any(p.product_type is ProductType.MORTGAGE_LOAN for p in search.index.products)
+    _, found = _ask(search, "주택담보대출 추천해 주세요")
+    assert found.hits == [] and found.notices
+
+
+def test_youth_means_a_youth_product_not_an_age_bonus() -> None:
+    from finray.advice.constraints import is_youth_product
+
+    products = [p for r in load_snapshot().values() for p in r.products if p.product_type is S]
+    for p in products:
+        named = any("청년" in (x or "") for x in (p.name, p.join_member, p.preferential_conditions))
+        if named:
+            assert is_youth_product(p), p.name
+    bonus_only = [p for p in products if "만" in (p.preferential_conditions or "") and not is_youth_product(p)
+                  and "청년" not in (p.preferential_conditions or "")]
+    assert bonus_only  # products with an age bonus only are not youth products

@@ -123,3 +123,16 @@ def test_request_fields_win_and_removed_chips_stay_removed(parser: IntentParser)
     assert dropped.term_months is None and dropped.providers == [] and dropped.product_types == [D]
     assert merge_request(intent, amount_krw=1_000_000).amount_krw == 1_000_000
     assert merge_request(intent, product_types=[S]).source["product_types"] == "request"
+
+
+@pytest.mark.parametrize(("question", "types", "categories"), [
+    ("채권형 펀드 추천", [F], ["채권형"]), ("주식혼합형 펀드", [F], ["주식혼합형"]),
+    ("연금저축펀드 상품 알려 주세요", [A], ["연금저축펀드"]),
+    ("연금저축보험 상품", [A], ["연금저축보험(생명)", "연금저축보험(손해)"]),
+    ("마이너스통장 만들고 싶어요", [C], ["마이너스한도대출"]),
+    ("주택담보대출 추천", [ProductType.MORTGAGE_LOAN], []),  # its 대출 is not also a credit loan
+    ("전세자금대출", [ProductType.RENT_LOAN], []),
+])
+def test_categories_and_specific_loans(parser: IntentParser, question: str, types: list, categories: list) -> None:
+    intent = parser.parse(question)
+    assert (intent.product_types, intent.categories) == (types, categories)

@@ -269,7 +269,7 @@ def test_chat_shows_intent_chips_and_a_sorted_comparison_and_a_removed_chip_reas
     assert all(r["name"] and r["provider"] for r in rows)
     assert all(r["term"] == "12개월" for r in rows), [r["term"] for r in rows]
     # a month the catalogue lacks reads 정보 없음 (the sample has deposits without a disclosure month)
-    assert all(re.fullmatch(r"\d{4}\.\d{2}(\s*이전 공시)?|정보 없음", r["month"]) for r in rows), [r["month"] for r in rows]
+    assert all(re.fullmatch(r"(\d{4}\.\d{2}|정보 없음)(\s*이전 공시)?", r["month"]) for r in rows), [r["month"] for r in rows]
     rates = [r["max"] for r in rows]
     known = [x for x in rates if x is not None]
     assert known, "no 최고금리 in the table"

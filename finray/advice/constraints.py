@@ -18,7 +18,7 @@ from finray.products.model import Product, ProductType, RateOption
 from finray.stores.base import ProductFilters
 
 _ELIGIBILITY_RE: dict[Eligibility, re.Pattern[str]] = {
-    Eligibility.YOUTH: re.compile(r"청년|사회초년|만\s*(?:19|18)\s*세?\s*[~∼-]\s*(?:34|39)"),
+    Eligibility.YOUTH: re.compile(r"청년|사회\s*초년"),
     Eligibility.FIRST_CUSTOMER: re.compile(r"첫\s*거래|최초\s*(?:거래|가입)|신규\s*고객"),
     Eligibility.SALARY_TRANSFER: re.compile(r"급여|월급"),
     Eligibility.SENIOR: re.compile(r"시니어|실버|어르신|만\s*6[05]\s*세\s*이상|노인"),
@@ -64,6 +64,22 @@ def _texts(p: Product) -> str:
     return " ".join(t for t in (p.name, p.join_member, p.preferential_conditions, p.description) if t)
 
 
+_AGE_RANGE_RE = re.compile(r"만\s*(\d{2})\s*세?\s*(?:이상)?\s*[~∼-]\s*(?:만\s*)?(\d{2})\s*세")
+_AGE_CAP_RE = re.compile(r"만\s*(\d{2})\s*세\s*이하")
+
+
+def is_youth_product(p: Product) -> bool:
+    """A product for young adults: its name, 가입대상 or 우대조건 says 청년, or its 가입대상 admits
+    adults up to 39 only (청년기본법 defines 청년 as 19–34; banks' 청년 products reach 39). An age
+    range in 우대조건 alone is a bonus for some customers, not a youth product."""
+    if any(_ELIGIBILITY_RE[Eligibility.YOUTH].search(x or "") for x in (p.name, p.join_member, p.preferential_conditions)):
+        return True
+    join = p.join_member or ""
+    if (m := _AGE_RANGE_RE.search(join)) and 17 <= int(m.group(1)) and int(m.group(2)) <= 39:
+        return True
+    return bool((m := _AGE_CAP_RE.search(join)) and 19 <= int(m.group(1)) <= 39)
+
+
 def violations(product: Product, intent: QueryIntent, directory: ProviderDirectory | None = None) -> list[str]:
     """Korean reasons ``product`` breaks a constraint of ``intent`` (empty: it satisfies all)."""
     out: list[str] = []
@@ -76,8 +92,13 @@ def violations(product: Product, intent: QueryIntent, directory: ProviderDirecto
         out.append(f"{product.provider} 상품")
     if intent.amount_krw is not None and product.max_limit is not None and product.max_limit < intent.amount_krw:
         out.append(f"최고한도 {product.max_limit:,}원")
+    if intent.categories and product.category not in intent.categories:
+        out.append(f"{product.category or '유형 정보 없음'}")
     for e in intent.eligibility:
-        if not _ELIGIBILITY_RE[e].search(_texts(product)):
+        if e is Eligibility.YOUTH:
+            if not is_youth_product(product):
+                out.append("청년 대상 아님")
+        elif not _ELIGIBILITY_RE[e].search(_texts(product)):
             out.append(f"{e.korean} 대상 아님")
     for ch in intent.channels:
         if product.join_channels and not any(w in c for c in product.join_channels for w in _CHANNEL_WORDS[ch]):
@@ -133,4 +154,7 @@ def objective_score(product: Product, intent: QueryIntent) -> float | None:
             return 100.0 / rate if rate else 0.0
         if obj is Objective.LOWEST_RISK and product.product_type is ProductType.FUND:
             return float(product.risk_grade or 0)  # 6 매우낮은위험 … 1 매우높은위험
+        if obj is Objective.INCOME and product.product_type is ProductType.FUND:
+            text = f"{product.name} {product.category or ''} {product.description or ''}"
+            return 1.0 if re.search(r"배당|인컴|월지급", text) else 0.0
     return None

@@ -87,6 +87,10 @@ def _relaxations(intent: QueryIntent, directory: ProviderDirectory | None, terms
         words = "·".join([e.korean for e in intent.eligibility] + [c.korean for c in intent.channels])
         current = current.model_copy(update={"eligibility": [], "channels": []})
         yield current, f"{words} 조건에 맞는 상품이 없어 조건 없이 찾은 상품을 안내합니다."
+    if intent.categories:
+        what = "·".join(intent.categories)
+        current = current.model_copy(update={"categories": []})
+        yield current, f"{what} 상품이 없어 같은 종류의 다른 상품을 안내합니다."
     if intent.amount_krw is not None:
         current = current.model_copy(update={"amount_krw": None})
         yield current, f"{won_label(intent.amount_krw)}까지 가입할 수 있는 상품이 없어 한도가 더 낮은 상품을 안내합니다."
@@ -126,7 +130,8 @@ def search_with_intent(
         if found:
             return IntentHits(hits=[h.model_copy(update={"note": note}) for h in found], notices=[note],
                               relaxed=relaxed)
-    return IntentHits(hits=[], notices=["질문의 조건을 모두 만족하는 상품이 없습니다."])
+    what = "·".join(t.korean for t in intent.product_types)
+    return IntentHits(hits=[], notices=[f"조건에 맞는 {what} 상품이 없습니다." if what else "조건을 모두 만족하는 상품이 없습니다."])
 
 
 def nearest_terms_from(pool: Sequence[int], term: int | None) -> list[int]:

@@ -90,7 +90,8 @@ _OBJECTIVE_KO = {
 
 AmountPeriod = Literal["once", "monthly"]
 Slot = Literal[
-    "product_types", "term_months", "amount", "providers", "provider_classes", "channels", "eligibility", "objectives"
+    "product_types", "categories", "term_months", "amount", "providers", "provider_classes", "channels",
+    "eligibility", "objectives",
 ]
 SlotSource = Literal["text", "request", "model"]
 
@@ -109,6 +110,7 @@ class QueryIntent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     product_types: list[ProductType] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list, max_length=10)  # catalogue categories: 채권형, MMF …
     term_months: int | None = Field(None, ge=1, le=600)
     amount_krw: int | None = Field(None, ge=1, le=10**13)
     amount_period: AmountPeriod | None = None  # "monthly": a 적금 payment ("월 50만원")
@@ -124,7 +126,7 @@ class QueryIntent(BaseModel):
     @property
     def is_empty(self) -> bool:
         return not any(
-            (self.product_types, self.term_months, self.amount_krw, self.providers, self.provider_classes,
+            (self.product_types, self.categories, self.term_months, self.amount_krw, self.providers, self.provider_classes,
              self.channels, self.eligibility, self.objectives)
         )
 
@@ -139,6 +141,8 @@ class QueryIntent(BaseModel):
             out.append(IntentChip(slot="term_months", value=str(self.term_months), label=term_label(self.term_months)))
         for t in self.product_types:
             out.append(IntentChip(slot="product_types", value=t.value, label=t.korean))
+        for c in self.categories:
+            out.append(IntentChip(slot="categories", value=c, label=c))
         for name in self.provider_mentions or self.providers:
             out.append(IntentChip(slot="providers", value=name, label=name))
         for c in self.provider_classes:

@@ -121,12 +121,26 @@ def read_amount(toks: Sequence[_Tok]) -> tuple[int | None, str | None]:
 _TYPE_PHRASES: list[tuple[tuple[str, ...], tuple[ProductType, ...]]] = [
     (("정기", "예금"), (D,)), (("예적금",), (D, S)), (("예", "적금"), (D, S)), (("정기", "적금"), (S,)),
     (("적금",), (S,)), (("예금",), (D,)), (("예치",), (D,)),
+    (("연금", "저축", "펀드"), (A,)), (("연금", "저축", "보험"), (A,)),
     (("연금", "저축"), (A,)), (("연금저축",), (A,)), (("연금", "보험"), (A,)), (("연금",), (A,)),
     (("펀드",), (F,)), (("투자", "신탁"), (F,)), (("ETF",), (F,)), (("etf",), (F,)), (("주식형",), (F,)),
     (("채권형",), (F,)), (("채권", "형"), (F,)), (("주식", "형"), (F,)), (("혼합", "형"), (F,)),
     (("신용", "대출"), (C,)), (("신용대출",), (C,)), (("마이너스", "통장"), (C,)), (("비상금", "대출"), (C,)),
     (("주택", "담보"), (M,)), (("주담대",), (M,)), (("전세", "자금"), (R,)), (("전세", "대출"), (R,)),
-    (("대출",), (C,)),
+    (("대출",), (C,)),  # generic: only when no specific loan was named (see read_types)
+]
+_LOANS = (C, M, R)
+
+# Catalogue categories by the morphemes that name them (fund 유형, 연금저축 종류, 신용대출 유형).
+# Longer phrases first; a category named here is binding like a type.
+_CATEGORY_PHRASES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+    (("주식", "혼합", "형"), ("주식혼합형",)), (("채권", "혼합", "형"), ("채권혼합형",)),
+    (("주식혼합형",), ("주식혼합형",)), (("채권혼합형",), ("채권혼합형",)),
+    (("주식", "형"), ("주식형",)), (("채권", "형"), ("채권형",)), (("주식형",), ("주식형",)), (("채권형",), ("채권형",)),
+    (("MMF",), ("MMF",)), (("mmf",), ("MMF",)),
+    (("연금", "저축", "펀드"), ("연금저축펀드",)), (("연금저축펀드",), ("연금저축펀드",)),
+    (("연금", "저축", "보험"), ("연금저축보험(생명)", "연금저축보험(손해)")),
+    (("마이너스", "통장"), ("마이너스한도대출",)), (("마이너스", "한도"), ("마이너스한도대출",)),
 ]
 # wishes that name no product type (verb stems, nouns): the types that serve them
 _WISH_LEMMAS: list[tuple[tuple[str, ...], tuple[ProductType, ...]]] = [
@@ -150,6 +164,8 @@ def read_types(toks: Sequence[_Tok], flat: str) -> tuple[list[ProductType], bool
     used = [False] * len(forms)
     named: list[ProductType] = []
     for seq, types in _TYPE_PHRASES:
+        if seq == ("대출",) and any(t in named for t in _LOANS):
+            continue  # "주택담보대출" names a mortgage; its 대출 is not another credit loan
         i = _has_seq(forms, seq)
         while i != -1 and not any(used[i : i + len(seq)]):
             if seq == ("예금",) and i + 1 < len(forms) and forms[i + 1] in ("자", "자보호"):
@@ -176,6 +192,20 @@ def read_types(toks: Sequence[_Tok], flat: str) -> tuple[list[ProductType], bool
     return implied, False
 
 
+def read_categories(toks: Sequence[_Tok]) -> list[str]:
+    """Catalogue categories named in the question ("채권형 펀드", "연금저축보험", "마이너스통장")."""
+    forms = [t.form for t in toks]
+    used = [False] * len(forms)
+    out: list[str] = []
+    for seq, cats in _CATEGORY_PHRASES:
+        i = _has_seq(forms, seq)
+        if i != -1 and not any(used[i : i + len(seq)]):
+            for k in range(i, i + len(seq)):
+                used[k] = True
+            out += [c for c in cats if c not in out]
+    return out
+
+
 def read_objectives(toks: Sequence[_Tok], flat: str, types: Sequence[ProductType]) -> list[Objective]:
     forms = [t.form for t in toks]
     fs = set(forms)
@@ -193,7 +223,7 @@ def read_objectives(toks: Sequence[_Tok], flat: str, types: Sequence[ProductType
             out.append(Objective.HIGHEST_RATE)
         elif loan and wants_low:
             out.append(Objective.LOWEST_RATE)
-        elif not loan and not wants_low and fs & {"금리", "이자", "이율", "이자율"} and set(types) & {D, S}:
+        elif not loan and not wants_low and fs & {"금리", "이율", "이자율"} and set(types) & {D, S}:
             out.append(Objective.HIGHEST_RATE)  # "12개월 정기예금 금리": a comparison sorted by rate
     if "원금" in fs and (fs & {"보장", "손실", "보호", "안전"}):
         out.append(Objective.PRINCIPAL_PROTECTED)
@@ -203,7 +233,7 @@ def read_objectives(toks: Sequence[_Tok], flat: str, types: Sequence[ProductType
         out.append(Objective.LOWEST_RISK)
     if ("세액" in fs and "공제" in fs) or fs & {"절세", "비과세", "세제"} or "소득공제" in flat:
         out.append(Objective.TAX_BENEFIT)
-    if fs & {"배당", "인컴"} or "월지급" in flat:
+    if fs & {"배당", "배당주", "인컴"} or "월지급" in flat:
         out.append(Objective.INCOME)
     return out
 
@@ -298,6 +328,7 @@ class IntentParser:
         nouns = [t.form for t in toks if t.tag in ("NNP", "NNG")]
         return QueryIntent(
             product_types=types,
+            categories=read_categories(toks),
             term_months=read_term(toks),
             amount_krw=amount,
             amount_period=period if amount is not None else None,
