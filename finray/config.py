@@ -91,10 +91,11 @@ class Settings(BaseSettings):
     # --- serving --------------------------------------------------------------------------
     http_host: str = Field("127.0.0.1", validation_alias="FINRAY_HTTP_HOST")
     http_port: int = Field(8000, ge=1, le=65535, validation_alias="FINRAY_HTTP_PORT")
-    # how keyword search cuts text into terms (finray.retrieval.keyword): Kiwi content morphemes,
-    # or character 2-grams like the embedded LanceDB full-text index
+    # how keyword search cuts text into terms (finray.retrieval.keyword): character 2-grams like the
+    # embedded LanceDB full-text index, or Kiwi content morphemes; the default is the one that
+    # scored better in bench/advice_quality.py (both are recorded in bench/RESULTS.md)
     keyword_tokenizer: Literal["bigram", "morpheme"] = Field(
-        "morpheme", validation_alias="FINRAY_KEYWORD_TOKENIZER"
+        "bigram", validation_alias="FINRAY_KEYWORD_TOKENIZER"
     )
 
     # --- alerts ---------------------------------------------------------------------------
