@@ -63,7 +63,11 @@ def _search(searcher: Searcher, intent: QueryIntent, directory: ProviderDirector
     if mode is SearchMode.KEYWORD and not text.strip():
         return []
     ordered = bool(intent.objectives)
-    hits = searcher.search(text, vector, embedder, filters, ORDER_POOL if ordered else 3 * k, mode)
+    # Conditions no store indexes (eligibility, channel, category) are checked on each hit, so
+    # they need the whole filtered set, like an ordering objective; otherwise 3×k is plenty.
+    post_filtered = bool(intent.eligibility or intent.channels or intent.categories)
+    pool = ORDER_POOL if ordered or post_filtered else 3 * k
+    hits = searcher.search(text, vector, embedder, filters, pool, mode)
     kept = [h for h in hits if not violations(h.product, intent, directory)]
     scored = [(objective_score(h.product, intent), h) for h in kept]
     if any(score is not None for score, _ in scored):
