@@ -97,6 +97,7 @@ def best_option(product: Product, term_months: int | None = None) -> RateOption 
             -(top or 0.0),
             -(r.base_rate or 0.0),
             r.term_months,
+            r.interest_type != "복리",  # on equal rates 월복리 pays more: quote it (as interest.quote does)
             r.interest_type or "",
             r.reserve_type or "",
         )
