@@ -448,14 +448,17 @@ def test_custom_metrics_reach_prometheus(client: httpx.Client, searcher: dict[st
 
     client.get("/api/v1/products/search", params={"q": "적금"}, headers=searcher)
     port = ray._private.worker.global_worker.node.metrics_export_port  # noqa: SLF001 - no public accessor
-    deadline = time.monotonic() + 45
+    # Each process exports on its own schedule: wait for every name asserted below, not just two.
+    wanted = ("finray_http_requests", "finray_http_request_latency_ms_bucket", "finray_cache_lookups",
+              "finray_recommended_products")
+    deadline = time.monotonic() + 60
     text = ""
     while time.monotonic() < deadline:
         try:
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
         except httpx.HTTPError:
             text = ""
-        if "finray_http_requests" in text and "finray_cache_lookups" in text:
+        if all(name in text for name in wanted):
             break
         time.sleep(2)
     assert "finray_http_requests" in text, "custom request counter not exported"
