@@ -71,7 +71,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +87,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.serving import run_app  # noqa: E402
+from serve_apps import sse  # noqa: E402
 from bench.advice_questions import (  # noqa: E402
     SLOT_NAMES,
     Catalogue,
@@ -111,14 +112,6 @@ TARGETS = {
     "slot_accuracy": 0.95,
 }
 FAILURES_PER_METRIC, FAILURES_TOTAL = 40, 250
-#: Settings of the Serve started here: dev login, limits this sequential client never reaches.
-BENCH_SERVE_ENV = {
-    "AUTH_DEV_LOGIN": "true",
-    "RATE_LIMIT_IP_PER_MIN": "100000",
-    "RATE_LIMIT_IP_BURST": "100000",
-    "RATE_LIMIT_USER_PER_MIN": "100000",
-    "RATE_LIMIT_USER_BURST": "10000",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,26 +526,6 @@ class HttpError(RuntimeError):
     pass
 
 
-def sse_events(text: str) -> list[tuple[str, Any]]:
-    """``[(event, data)]`` of an SSE body (data parsed as JSON when it is JSON)."""
-    out = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        name, data = "message", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
-        if not data:
-            continue
-        raw = "\n".join(data)
-        try:
-            out.append((name, json.loads(raw)))
-        except ValueError:
-            out.append((name, raw))
-    return out
-
-
 class HttpClient:
     """One signed-in demo user; retries 429 after the server's Retry-After."""
 
@@ -601,7 +574,7 @@ class HttpClient:
 
     async def chat(self, q: str) -> dict[str, Any]:
         r = await self._send("POST", "/api/v1/chat/stream", json={"user_id": self.user, "question": q, "k": K_ANSWER})
-        events = sse_events(r.text)
+        events = sse.parse(r.text)
         for name, data in events:
             if name == "error":
                 raise HttpError(f"chat stream error: {data}")
@@ -730,31 +703,9 @@ def store_catalogue(home: str) -> list[Any]:
             close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_serve(home: str) -> str:
-    import httpx
-    from ray import serve
-
-    from serve_apps.app import build_app
-
     start_ray()
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config={"enable_access_log": False})
-    serve.run(build_app({"FINRAY_HOME": home, **BENCH_SERVE_ENV}), name="finray-advice-bench", route_prefix="/")
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(url + "/", timeout=10).status_code == 200:
-                return url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("Serve did not answer GET /")
+    return run_app(home, "finray-advice-bench", ready_timeout_s=120)
 
 
 def stop_ray() -> None:

@@ -49,7 +49,6 @@ import asyncio
 import os
 import platform
 import random
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -63,16 +62,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import run_app  # noqa: E402
+
 CONCURRENCY = 16
 SECTION = "## Serve latency"
-#: Settings of the Serve started here: dev login for the clients, limits the load never reaches.
-BENCH_SERVE_ENV = {
-    "AUTH_DEV_LOGIN": "true",
-    "RATE_LIMIT_IP_PER_MIN": "100000",
-    "RATE_LIMIT_IP_BURST": "100000",
-    "RATE_LIMIT_USER_PER_MIN": "100000",
-    "RATE_LIMIT_USER_BURST": "10000",
-}
 
 KINDS = ["정기예금", "적금", "연금저축", "펀드", "채권형 펀드", "배당주 펀드", "신용대출", "예금"]
 TERMS = ["6개월", "12개월", "24개월", "36개월", "1년", "2년", "3년"]
@@ -466,31 +459,11 @@ def overhead_runs(url: str, home: str, users: Sequence[str], queries: Sequence[s
 # --------------------------------------------------------------------------------------------
 # driver
 # --------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_serve(home: str) -> str:
     import ray
-    from ray import serve
-
-    from serve_apps.app import build_app
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config={"enable_access_log": False})
-    serve.run(build_app({"FINRAY_HOME": home, **BENCH_SERVE_ENV}), name="finray-bench", route_prefix="/")
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if httpx.get(url + "/", timeout=10).status_code == 200:
-                return url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("Serve did not answer GET /")
+    return run_app(home, "finray-bench", ready_timeout_s=60)
 
 
 def stop_serve() -> None:

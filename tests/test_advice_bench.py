@@ -17,7 +17,6 @@ from bench.advice_quality import (
     rate_regret,
     search_gains,
     slots_from_intent,
-    sse_events,
     targets,
 )
 from bench.advice_questions import (
@@ -267,6 +266,9 @@ def test_slots_from_intent_object_json_and_view() -> None:
 
 
 def test_sse_events() -> None:
+    """The benchmark reads chat streams with the server's own SSE parser."""
+    from serve_apps.sse import parse as sse_events
+
     body = 'id: 1\nevent: meta\ndata: {"a":1}\n\nid: 2\nevent: delta\ndata: {"text":"x"}\n\nevent: done\ndata: {"cited":[]}\n\n'
     assert sse_events(body) == [("meta", {"a": 1}), ("delta", {"text": "x"}), ("done", {"cited": []})]
 
