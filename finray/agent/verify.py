@@ -498,7 +498,7 @@ def verify_answer(
 
         scope = mentioned or all_ids
         claims = extract_claims(masked)
-        computed_spans = [(c.start, c.end) for c in _computed_spans(line)] if mentioned else []
+        computed_spans = _computed_spans(line) if mentioned else []
         for claim in claims:
             claims_checked += 1
             # A number the question or persona holds is no evidence for a product's figure: in a
@@ -529,7 +529,7 @@ def verify_answer(
                     f"근거 없는 수치 '{claim.raw}': {whose}의 금리·기간·보수·수익률·위험등급 자료에 없는 값입니다."
                 )
         # 3. computed figures (interest on an amount) are recomputed from the product's own rate
-        if mentioned and _computed_spans(line):
+        if computed_spans:
             per_product = [check_computed(line, by_id[pid]) for pid in mentioned]
             if all(per_product):
                 problems.extend(per_product[0])
@@ -537,20 +537,9 @@ def verify_answer(
     return Verification(ok=not unique, problems=unique, claims_checked=claims_checked)
 
 
-def _computed_spans(line: str) -> list[Any]:
+def _computed_spans(line: str) -> list[tuple[int, int]]:
     """Where a line states computed interest (those numbers are checked by recomputation)."""
-    out = []
-    for c in find_computed_claims(line):
-        start = line.find(c.text)
-        if start >= 0:
-            out.append(_Span(start, start + len(c.text)))
-    return out
-
-
-@dataclass(frozen=True)
-class _Span:
-    start: int
-    end: int
-
+    spans = [(line.find(c.text), len(c.text)) for c in find_computed_claims(line)]
+    return [(start, start + n) for start, n in spans if start >= 0]
 
 

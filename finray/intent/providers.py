@@ -109,6 +109,7 @@ class ProviderDirectory:
     providers: tuple[str, ...]
     classes: dict[str, ProviderClass] = field(default_factory=dict)
     forms: dict[str, tuple[str, ...]] = field(default_factory=dict)  # compacted form → providers
+    _of_class: dict[ProviderClass, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_products(cls, products: Iterable[Product]) -> ProviderDirectory:
@@ -136,12 +137,12 @@ class ProviderDirectory:
         return cls(providers=names, classes=classes, forms={k: tuple(sorted(v)) for k, v in forms.items()})
 
     def of_class(self, klass: ProviderClass) -> list[str]:
-        """Every provider of a class (인터넷은행 are banks too)."""
-        if klass is ProviderClass.BANK:
-            wanted = {ProviderClass.BANK, ProviderClass.INTERNET_BANK}
-        else:
-            wanted = {klass}
-        return [p for p in self.providers if self.classes.get(p) in wanted]
+        """Every provider of a class (인터넷은행 are banks too); computed once per class, since
+        constraint checks ask for it once per hit."""
+        if klass not in self._of_class:
+            wanted = {ProviderClass.BANK, ProviderClass.INTERNET_BANK} if klass is ProviderClass.BANK else {klass}
+            self._of_class[klass] = [p for p in self.providers if self.classes.get(p) in wanted]
+        return self._of_class[klass]
 
     def find(self, text: str) -> list[ProviderMatch]:
         """Provider names in ``text``, longest first, never overlapping, in text order.
